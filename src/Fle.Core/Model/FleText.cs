@@ -1,0 +1,123 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Fle.Core;
+
+/// <summary>Checks on text before it reaches a database, so both backends accept or refuse the same input.</summary>
+public static class FleText
+{
+    /// <summary>Throws when the text cannot be stored exactly: a lone UTF-16 surrogate (invalid UTF-8) or a NUL character.</summary>
+    public static void Validate(string? text, string what)
+    {
+        if (text is null) return;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '\0')
+                throw FleException.InvalidArgument(
+                    $"The {what} contains a NUL character (U+0000) at position {i}, which PostgreSQL cannot store in text. Remove it or store the value as binary.",
+                    what, FleErrorIds.InvalidText);
+            if (char.IsHighSurrogate(c))
+            {
+                if (i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+                throw InvalidUtf(what, i);
+            }
+            if (char.IsLowSurrogate(c)) throw InvalidUtf(what, i);
+        }
+    }
+
+    private static FleException InvalidUtf(string what, int at) => FleException.InvalidArgument(
+        $"The {what} is not valid Unicode: a lone surrogate at position {at} has no UTF-8 form. Fix the text's encoding before saving it.",
+        what, FleErrorIds.InvalidText);
+
+    /// <summary>Decode UTF-8 bytes strictly; invalid bytes are an error naming the field.</summary>
+    public static string DecodeStrict(ReadOnlySpan<byte> bytes, string what)
+    {
+        try { return StrictUtf8.GetString(bytes); }
+        catch (DecoderFallbackException e)
+        {
+            throw FleException.InvalidArgument($"The {what} is not valid UTF-8 (bad byte at offset {e.Index}).", what, FleErrorIds.InvalidText);
+        }
+    }
+
+    internal static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+}
+
+/// <summary>Metadata documents: always JSON objects, compact, parsed into case-insensitive dictionaries.</summary>
+public static class FleJson
+{
+    internal static readonly JsonSerializerOptions Options = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        WriteIndented = false,
+    };
+
+    /// <summary>Serialize a dictionary (nested dictionaries, lists, primitives) to compact JSON.</summary>
+    public static string Serialize(IEnumerable<KeyValuePair<string, object?>>? metadata)
+    {
+        if (metadata is null) return "{}";
+        var dict = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var kv in metadata)
+        {
+            FleText.Validate(kv.Key, "metadata key");
+            dict[kv.Key] = kv.Value;
+        }
+        try { return JsonSerializer.Serialize(dict, Options); }
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException or JsonException)
+        {
+            throw FleException.InvalidArgument($"The metadata cannot be written as JSON: {e.Message}", null, FleErrorIds.InvalidMetadata);
+        }
+    }
+
+    /// <summary>Check that text is a JSON object and return it compact. Null or empty means {}.</summary>
+    public static string NormalizeObject(string? json, string what = "metadata")
+    {
+        if (string.IsNullOrWhiteSpace(json)) return "{}";
+        FleText.Validate(json, what);
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw FleException.InvalidArgument($"The {what} must be a JSON object ({{...}}), not a {doc.RootElement.ValueKind}.", null, FleErrorIds.InvalidMetadata);
+            return JsonSerializer.Serialize(doc.RootElement, Options);
+        }
+        catch (JsonException e)
+        {
+            throw FleException.InvalidArgument($"The {what} is not valid JSON: {e.Message}", null, FleErrorIds.InvalidMetadata);
+        }
+    }
+
+    /// <summary>Parse a JSON object into a case-insensitive dictionary of plain .NET values.</summary>
+    public static IDictionary<string, object?> ToDictionary(string? json)
+    {
+        var result = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
+        if (string.IsNullOrWhiteSpace(json)) return result;
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) return result;
+            foreach (var p in doc.RootElement.EnumerateObject())
+                result[p.Name] = ToValue(p.Value);
+        }
+        catch (JsonException)
+        {
+            result["_raw"] = json;
+        }
+        return result;
+    }
+
+    /// <summary>Convert a JSON element to a .NET value: dictionary, object[], string, long, double, bool or null.</summary>
+    public static object? ToValue(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Object => e.EnumerateObject().Aggregate(
+            new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase),
+            (d, p) => { d[p.Name] = ToValue(p.Value); return d; }),
+        JsonValueKind.Array => e.EnumerateArray().Select(ToValue).ToArray(),
+        JsonValueKind.String => e.GetString(),
+        JsonValueKind.Number => e.TryGetInt64(out var l) ? l : e.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => null,
+    };
+}

@@ -1,0 +1,281 @@
+using System.Data.Common;
+using System.Globalization;
+using Fle.Core.Codec;
+using Fle.Core.Configuration;
+using Microsoft.Data.Sqlite;
+
+namespace Fle.Core.Storage;
+
+/// <summary>
+/// SQLite backend: WAL journal, synchronous=NORMAL (a process crash loses nothing that was acknowledged),
+/// foreign keys on, a busy timeout, and writes in BEGIN IMMEDIATE transactions with a bounded retry,
+/// so several processes can write one file without "database is locked" reaching the user.
+/// </summary>
+public sealed class SqliteStore : FleStore
+{
+    internal const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
+    private const int MaxBusyRetries = 8;
+    private readonly string _connectionString;
+
+    private static readonly SqlText SqliteSql = SqlText.Build(alias => $"{alias}.metadata", "{0}");
+
+    internal SqliteStore(FleSettings settings) : base(settings)
+    {
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = settings.SqlitePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            ForeignKeys = true,
+            DefaultTimeout = settings.BusyTimeoutSeconds,
+        }.ToString();
+    }
+
+    internal override SqlText Sql => SqliteSql;
+
+    /// <summary>The file path.</summary>
+    public string Path => Settings.SqlitePath;
+
+    protected override async Task InitializeAsync(CancellationToken ct)
+    {
+        var path = Settings.SqlitePath;
+        try
+        {
+            var dir = System.IO.Path.GetDirectoryName(path);
+            if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+            if (!File.Exists(path)) CreateOwnerOnlyFile(path);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new FleException(FleErrorIds.PathNotWritable, FleErrorKind.PermissionDenied,
+                $"Cannot create the SQLite database '{path}': {e.Message} Check that the folder exists and is writable, or set SQLITE_DB_FILE to another path.",
+                e, path);
+        }
+
+        await RunAsync(async c =>
+        {
+            await using var conn = await OpenConnectionAsync(c).ConfigureAwait(false);
+            await using (var wal = Command(conn, "PRAGMA journal_mode=WAL"))
+                await wal.ExecuteScalarAsync(c).ConfigureAwait(false);
+            await MigrateAsync((SqliteConnection)conn, c).ConfigureAwait(false);
+            return 0;
+        }, null, null, ct).ConfigureAwait(false);
+    }
+
+    private async Task MigrateAsync(SqliteConnection conn, CancellationToken ct)
+    {
+        await using (var create = Command(conn, Schema.VersionTableSqlite))
+            await create.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        var current = await ReadVersionAsync(conn, null, ct).ConfigureAwait(false);
+        if (current > Schema.CurrentVersion) throw Schema.TooNew(Location, current);
+        if (current == Schema.CurrentVersion) { SchemaVersion = current; return; }
+
+        await using var tx = (SqliteTransaction)await conn.BeginTransactionAsync(ct).ConfigureAwait(false); // BEGIN IMMEDIATE
+        current = await ReadVersionAsync(conn, tx, ct).ConfigureAwait(false); // another process may have won the race
+        foreach (var m in Schema.Sqlite.Where(m => m.Version > current))
+        {
+            foreach (var sql in m.Statements)
+            {
+                await using var cmd = Command(conn, sql, tx);
+                await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+            await using var mark = Command(conn, "INSERT INTO fle_schema_version (version, description, applied_at) VALUES (@v, @d, @t)", tx);
+            Param(mark, "@v", m.Version);
+            Param(mark, "@d", m.Description);
+            Param(mark, "@t", TimeParameter(FleClock.UtcNow()));
+            await mark.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        SchemaVersion = Schema.CurrentVersion;
+    }
+
+    private static async Task<int> ReadVersionAsync(SqliteConnection conn, SqliteTransaction? tx, CancellationToken ct)
+    {
+        await using var cmd = Command(conn, "SELECT COALESCE(MAX(version), 0) FROM fle_schema_version", tx);
+        return Convert.ToInt32(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture);
+    }
+
+    private static void CreateOwnerOnlyFile(string path)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        try { using var _ = new FileStream(path, options); }
+        catch (IOException) when (File.Exists(path)) { /* created by another process meanwhile */ }
+    }
+
+    protected internal override async Task<DbConnection> OpenConnectionAsync(CancellationToken ct)
+    {
+        var conn = new SqliteConnection(_connectionString);
+        try
+        {
+            await conn.OpenAsync(ct).ConfigureAwait(false);
+            Configure(conn);
+            return conn;
+        }
+        catch
+        {
+            await conn.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    protected internal override DbConnection OpenConnection()
+    {
+        var conn = new SqliteConnection(_connectionString);
+        try
+        {
+            conn.Open();
+            Configure(conn);
+            return conn;
+        }
+        catch
+        {
+            conn.Dispose();
+            throw;
+        }
+    }
+
+    private void Configure(SqliteConnection conn)
+    {
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = $"PRAGMA busy_timeout = {Settings.BusyTimeoutSeconds * 1000}; PRAGMA synchronous = NORMAL;";
+        cmd.ExecuteNonQuery();
+    }
+
+    protected internal override object TimeParameter(DateTime utc) => FormatTime(utc);
+
+    internal static string FormatTime(DateTime utc) => FleClock.Truncate(utc).ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+    protected internal override DateTime ReadTime(DbDataReader reader, int ordinal) => ParseTime(reader.GetString(ordinal));
+
+    internal static DateTime ParseTime(string s)
+    {
+        if (DateTime.TryParseExact(s, TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t))
+            return DateTime.SpecifyKind(t, DateTimeKind.Utc);
+        return DateTime.SpecifyKind(DateTime.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal), DateTimeKind.Utc);
+    }
+
+    private protected override async Task<(long StepId, long StateId, long? NewDictionaryId)> WriteStepAsync(
+        FleStepInput input, string metadataJson, DateTime timestamp, EncodedState? state, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await WriteOnceAsync(input, metadataJson, timestamp, state, ct).ConfigureAwait(false);
+            }
+            catch (SqliteException e) when (IsBusy(e) && attempt < MaxBusyRetries)
+            {
+                // The busy timeout already waited; back off with jitter and try the whole transaction again.
+                await Task.Delay(Random.Shared.Next(10, 50) * (attempt + 1), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<(long, long, long?)> WriteOnceAsync(FleStepInput input, string meta, DateTime ts, EncodedState? state, CancellationToken ct)
+    {
+        await using var conn = (SqliteConnection)await OpenConnectionAsync(ct).ConfigureAwait(false);
+        await using var tx = (SqliteTransaction)await conn.BeginTransactionAsync(ct).ConfigureAwait(false); // BEGIN IMMEDIATE
+        var time = TimeParameter(ts);
+        long? newDict = null;
+        if (state?.NewDictionaryData is { } dictData)
+        {
+            await using var d = Command(conn, "INSERT INTO state_dictionaries (trajectory_id, raw_size, data, created_at) VALUES (@t, @size, @data, @ts) RETURNING id", tx);
+            Param(d, "@t", input.TrajectoryId);
+            Param(d, "@size", state.RawSize);
+            Param(d, "@data", dictData);
+            Param(d, "@ts", time);
+            newDict = (long)(await d.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        }
+
+        long stepId;
+        await using (var s = Command(conn, input.Overwrite ? OverwriteStep : InsertStep, tx))
+        {
+            Param(s, "@t", input.TrajectoryId);
+            Param(s, "@n", input.StepNumber);
+            Param(s, "@code", input.AgentCode);
+            Param(s, "@fb", input.EnvironmentFeedback);
+            Param(s, "@ts", time);
+            Param(s, "@meta", meta);
+            stepId = (long)(await s.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        }
+
+        long stateId = 0;
+        if (state is not null)
+        {
+            await using var g = Command(conn, InsertState, tx);
+            Param(g, "@t", input.TrajectoryId);
+            Param(g, "@sid", stepId);
+            Param(g, "@n", input.StepNumber);
+            Param(g, "@codec", (short)state.Codec);
+            Param(g, "@dict", newDict ?? state.DictionaryId);
+            Param(g, "@size", state.RawSize);
+            Param(g, "@data", state.Data);
+            Param(g, "@ts", time);
+            stateId = (long)(await g.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        }
+        else if (input.Overwrite)
+        {
+            await using var del = Command(conn, "DELETE FROM game_states WHERE step_id = @sid", tx);
+            Param(del, "@sid", stepId);
+            await del.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        return (stepId, stateId, newDict);
+    }
+
+    private const string InsertStep =
+        "INSERT INTO steps (trajectory_id, step_number, agent_code, environment_feedback, timestamp, metadata) VALUES (@t, @n, @code, @fb, @ts, @meta) RETURNING id";
+
+    private const string OverwriteStep =
+        "INSERT INTO steps (trajectory_id, step_number, agent_code, environment_feedback, timestamp, metadata) VALUES (@t, @n, @code, @fb, @ts, @meta)" +
+        " ON CONFLICT (trajectory_id, step_number) DO UPDATE SET agent_code = excluded.agent_code, environment_feedback = excluded.environment_feedback, " +
+        "timestamp = excluded.timestamp, metadata = excluded.metadata RETURNING id";
+
+    private const string InsertState =
+        "INSERT INTO game_states (trajectory_id, step_id, step_number, codec, dictionary_id, raw_size, state_data, timestamp) " +
+        "VALUES (@t, @sid, @n, @codec, @dict, @size, @data, @ts) " +
+        "ON CONFLICT (step_id) DO UPDATE SET codec = excluded.codec, dictionary_id = excluded.dictionary_id, raw_size = excluded.raw_size, " +
+        "state_data = excluded.state_data, timestamp = excluded.timestamp RETURNING id";
+
+    internal static bool IsBusy(SqliteException e) => e.SqliteErrorCode is 5 or 6; // SQLITE_BUSY, SQLITE_LOCKED
+
+    protected internal override FleException? Translate(Exception e, string? trajectoryId = null, long? stepNumber = null)
+    {
+        if (e is FleException fe) return fe;
+        if (e is OperationCanceledException) return null;
+        if (e is not SqliteException se) return null;
+        var path = Settings.SqlitePath;
+        return se.SqliteErrorCode switch
+        {
+            19 when se.SqliteExtendedErrorCode == 787 && trajectoryId is not null => FleException.TrajectoryNotFound(trajectoryId),
+            19 when se.SqliteExtendedErrorCode == 2067 && stepNumber is not null => StepExists(trajectoryId!, stepNumber.Value),
+            19 when se.SqliteExtendedErrorCode == 1555 && trajectoryId is not null => new FleException(FleErrorIds.TrajectoryAlreadyExists,
+                FleErrorKind.AlreadyExists, $"A trajectory with id '{trajectoryId}' already exists.", se, trajectoryId),
+            26 => new FleException(FleErrorIds.NotADatabase, FleErrorKind.InvalidData,
+                $"The file '{path}' is not a SQLite database (or it is damaged). Point SQLITE_DB_FILE at a Fle database, or move the file away to start a new one.",
+                se, path) { RecommendedAction = "Check SQLITE_DB_FILE, or restore the file from a backup." },
+            11 => new FleException(FleErrorIds.NotADatabase, FleErrorKind.InvalidData,
+                $"The SQLite database '{path}' is damaged ({se.Message}). Restore it with Restore-FleDatabase from a backup.", se, path),
+            8 or 14 or 23 => new FleException(FleErrorIds.PathNotWritable, FleErrorKind.PermissionDenied,
+                $"Cannot write the SQLite database '{path}': check that the file and its folder exist and are writable by this user ({se.Message}).",
+                se, path),
+            5 or 6 => new FleException(FleErrorIds.DatabaseBusy, FleErrorKind.ResourceBusy,
+                $"The SQLite database '{path}' stayed locked by another process for longer than the busy timeout. Retry, or move many concurrent writers to PostgreSQL.",
+                se, path),
+            _ => null,
+        };
+    }
+
+    internal static FleException StepExists(string trajectoryId, long stepNumber) => new(FleErrorIds.StepAlreadyExists, FleErrorKind.AlreadyExists,
+        $"Step {stepNumber} of trajectory '{trajectoryId}' already exists. Save the next step number, or pass -Force to overwrite it.",
+        target: $"{trajectoryId}#{stepNumber}");
+
+    protected override ValueTask DisposeCoreAsync()
+    {
+        // Release this file's pooled handles so the file can be moved or deleted right after.
+        using (var conn = new SqliteConnection(_connectionString)) SqliteConnection.ClearPool(conn);
+        return ValueTask.CompletedTask;
+    }
+}
