@@ -46,13 +46,18 @@ internal sealed class EncodedState
 /// <summary>
 /// Compresses game states. Consecutive FLE states share most of their bytes (the research table,
 /// inventories), so each trajectory keeps a keyframe (a whole state) as a zstd dictionary and every
-/// later state is compressed against it. A new keyframe starts when the deltas grow. Decoding a state
+/// later state is compressed against it. A new keyframe starts when the deltas grow past the segment's
+/// average cost per state (<see cref="KeyframePolicy"/>, chosen with bench/ figures). Decoding a state
 /// needs at most its own row and its keyframe: O(1) whatever the trajectory's length.
 /// Thread-safe; one instance per store.
 /// </summary>
 public sealed class StateCodec : IDisposable
 {
+    /// <summary>zstd level of the deltas (states compressed against their keyframe) and of plain states.</summary>
     public const int CompressionLevel = 3;
+
+    /// <summary>zstd level of a keyframe's dictionary row (written once per segment, so it can afford more).</summary>
+    public const int KeyframeLevel = 9;
     private const int MinDictionaryInput = 256;
     private const int MaxDictionaryInput = 16 * 1024 * 1024;
     private static readonly uint ZstdDictMagic = 0xEC30A437;
@@ -62,7 +67,7 @@ public sealed class StateCodec : IDisposable
     private readonly LruCache<long, byte[]> _dictionaries = new(64, 128L * 1024 * 1024, b => b.Length);
 
     /// <summary>Plan how to store a state. <paramref name="loadLatestDictionary"/> is called once per trajectory per process.</summary>
-    internal EncodedState Encode(string trajectoryId, byte[] raw, Func<(long Id, byte[] Content)?> loadLatestDictionary)
+    internal EncodedState Encode(string trajectoryId, byte[] raw, Func<(long Id, byte[] Content, int StoredSize)?> loadLatestDictionary)
     {
         if (raw.Length < MinDictionaryInput)
             return raw.Length < 64 ? Raw(raw) : Plain(raw);
@@ -76,7 +81,7 @@ public sealed class StateCodec : IDisposable
             var latest = loadLatestDictionary();
             if (latest is { } l && l.Content.Length <= MaxDictionaryInput)
             {
-                w = new WriterState(l.Id, l.Content);
+                w = new WriterState(l.Id, l.Content, l.StoredSize);
                 lock (_gate) _writers[trajectoryId] = w;
                 _dictionaries.Set(l.Id, l.Content);
             }
@@ -85,13 +90,15 @@ public sealed class StateCodec : IDisposable
         if (w is not null)
         {
             byte[] delta;
-            lock (w) delta = w.Compressor.Wrap(raw).ToArray();
-            var drifted = w.FirstDeltaSize > 0 && delta.Length > 2 * w.FirstDeltaSize + 1024 && delta.Length > raw.Length / 20;
-            if (!drifted)
+            bool renew;
+            lock (w)
             {
-                if (w.FirstDeltaSize == 0) w.FirstDeltaSize = delta.Length;
-                return new EncodedState { Codec = StateCodecKind.ZstdDictionary, Data = delta, RawSize = raw.Length, DictionaryId = w.DictionaryId };
+                delta = w.Compressor.Wrap(raw).ToArray();
+                renew = w.Policy.ShouldRestart(delta.Length);
+                if (!renew) w.Policy.Accept(delta.Length);
             }
+            if (!renew)
+                return new EncodedState { Codec = StateCodecKind.ZstdDictionary, Data = delta, RawSize = raw.Length, DictionaryId = w.DictionaryId };
         }
 
         // A new keyframe: the state itself becomes the dictionary; compressed against itself it is a few bytes.
@@ -99,7 +106,7 @@ public sealed class StateCodec : IDisposable
         var compressor = new Compressor(CompressionLevel);
         compressor.LoadDictionary(content);
         var self = compressor.Wrap(raw).ToArray();
-        using var plain = new Compressor(CompressionLevel);
+        using var plain = new Compressor(KeyframeLevel);
         var stored = plain.Wrap(content).ToArray();
         return new EncodedState
         {
@@ -112,7 +119,7 @@ public sealed class StateCodec : IDisposable
     internal void Committed(string trajectoryId, EncodedState state, long? newDictionaryId)
     {
         if (state.NewCompressor is null || newDictionaryId is null) return;
-        var w = new WriterState(newDictionaryId.Value, state.NewDictionaryContent!, state.NewCompressor);
+        var w = new WriterState(newDictionaryId.Value, state.NewDictionaryContent!, state.NewDictionaryData!.Length + state.Data.Length, state.NewCompressor);
         WriterState? old;
         lock (_gate)
         {
@@ -212,9 +219,10 @@ public sealed class StateCodec : IDisposable
 
     private sealed class WriterState : IDisposable
     {
-        public WriterState(long id, byte[] content, Compressor? compressor = null)
+        public WriterState(long id, byte[] content, long keyframeCost, Compressor? compressor = null)
         {
             DictionaryId = id;
+            Policy.Reset(keyframeCost);
             if (compressor is null)
             {
                 compressor = new Compressor(CompressionLevel);
@@ -225,7 +233,7 @@ public sealed class StateCodec : IDisposable
 
         public long DictionaryId { get; }
         public Compressor Compressor { get; }
-        public int FirstDeltaSize { get; set; }
+        public KeyframePolicy Policy { get; } = new();
         public void Dispose() => Compressor.Dispose();
     }
 }

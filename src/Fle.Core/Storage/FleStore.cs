@@ -339,7 +339,7 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         };
     }
 
-    private (long, byte[])? LoadLatestDictionary(string trajectoryId)
+    private (long, byte[], int)? LoadLatestDictionary(string trajectoryId)
     {
         using var conn = OpenConnection();
         using var cmd = Command(conn, "SELECT id, data FROM state_dictionaries WHERE trajectory_id = @t ORDER BY id DESC LIMIT 1");
@@ -349,7 +349,7 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         var id = r.GetInt64(0);
         var stored = (byte[])r.GetValue(1);
         using var d = new ZstdSharp.Decompressor();
-        return (id, d.Unwrap(stored, int.MaxValue).ToArray());
+        return (id, d.Unwrap(stored, int.MaxValue).ToArray(), stored.Length);
     }
 
     private byte[]? LoadDictionaryData(long id)
