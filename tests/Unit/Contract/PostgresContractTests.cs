@@ -18,30 +18,40 @@ public sealed class PostgresContractTests(PostgresBackendFixture fixture) : Stor
     private PostgresTestDatabase Pg => (PostgresTestDatabase)Db;
 
     [ContractFact]
-    public async Task The_store_is_a_PostgreSQL_store_on_the_test_database()
+    public async Task The_store_is_a_PostgreSQL_store_on_the_test_database_and_schema()
     {
         Assert.Equal(FleBackend.Postgres, Store.Backend);
         Assert.IsType<PostgresStore>(Store);
-        Assert.EndsWith("/" + Pg.Name, Store.Location);
-        Assert.Equal(Pg.Name, (string?)await Db.ScalarAsync("SELECT current_database()"));
-        Assert.Equal(1, await Db.CountAsync("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'fle_schema_version'"));
+        Assert.EndsWith("/" + Pg.Database, Store.Location);
+        Assert.Equal(Pg.Database, (string?)await Db.ScalarAsync("SELECT current_database()"));
+        Assert.Equal(Pg.Schema, (string?)await Db.ScalarAsync("SELECT current_schema()"));
+        Assert.Equal(5, await Db.CountAsync(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = @s AND table_name IN ('fle_schema_version', 'trajectories', 'steps', 'game_states', 'state_dictionaries')",
+            ("@s", Pg.Schema)));
     }
 
     [ContractFact]
-    public async Task Settings_from_SKILLS_DB_variables_open_the_server()
+    public async Task Settings_from_SKILLS_DB_variables_open_the_server_and_create_the_schema_in_public()
     {
+        // no Search Path here: the tables go where a user's would, in the public schema of the fixture's fresh database
         var b = fixture.ServerBuilder();
         var env = new Dictionary<string, string?>
         {
             ["FLE_DB_TYPE"] = "PostgreSQL",
             ["SKILLS_DB_HOST"] = b.Host, ["SKILLS_DB_PORT"] = b.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["SKILLS_DB_NAME"] = Pg.Name, ["SKILLS_DB_USER"] = b.Username, ["SKILLS_DB_PASSWORD"] = b.Password,
+            ["SKILLS_DB_NAME"] = Pg.Database, ["SKILLS_DB_USER"] = b.Username, ["SKILLS_DB_PASSWORD"] = b.Password,
         };
         await using var store = await FleStore.OpenAsync(new FleSettingsOverrides { Environment = env, WorkingDirectory = Db.Folder });
         Assert.Equal(FleBackend.Postgres, store.Backend);
-        Assert.Equal($"{b.Username}@{b.Host}:{b.Port}/{Pg.Name}", store.Location);
+        Assert.Equal(1, store.SchemaVersion);
+        Assert.Equal($"{b.Username}@{b.Host}:{b.Port}/{Pg.Database}", store.Location);
         var t = await store.CreateTrajectoryAsync("via-env");
-        Assert.True(await Store.TrajectoryExistsAsync(t.Id));
+        await store.SaveCheckpointAsync(new FleStepInput { TrajectoryId = t.Id, StepNumber = 0, GameState = GameState(82, 0, 3_000) });
+
+        Assert.Equal(1, await Db.CountAsync("SELECT COUNT(*) FROM public.trajectories WHERE id = @id", ("@id", t.Id)));
+        Assert.Equal(1, await Db.CountAsync("SELECT MAX(version) FROM public.fle_schema_version"));
+        Assert.Equal(1, await Db.CountAsync("SELECT COUNT(*) FROM public.fle_schema_version"));
+        Assert.False(await Store.TrajectoryExistsAsync(t.Id)); // the test's own schema is separate
         if (!string.IsNullOrEmpty(b.Password))
         {
             Assert.DoesNotContain(b.Password, store.Settings.ToString());
@@ -55,8 +65,8 @@ public sealed class PostgresContractTests(PostgresBackendFixture fixture) : Stor
         var b = fixture.ServerBuilder();
         foreach (var overrides in new[]
         {
-            new FleSettingsOverrides { Backend = FleBackend.Postgres, Host = b.Host, Port = b.Port, Database = Pg.Name, Username = b.Username, Password = WrongPassword },
-            new FleSettingsOverrides { ConnectionString = new NpgsqlConnectionStringBuilder(fixture.ConnectionStringFor(Pg.Name)) { Password = WrongPassword }.ConnectionString },
+            new FleSettingsOverrides { Backend = FleBackend.Postgres, Host = b.Host, Port = b.Port, Database = Pg.Database, Username = b.Username, Password = WrongPassword },
+            new FleSettingsOverrides { ConnectionString = new NpgsqlConnectionStringBuilder(fixture.ConnectionStringFor(Pg.Database)) { Password = WrongPassword }.ConnectionString },
         })
         {
             overrides.Environment = new Dictionary<string, string?>();

@@ -296,6 +296,47 @@ public abstract partial class StoreContractTests
     }
 
     [ContractFact]
+    public async Task A_store_holding_a_keyframe_of_a_deleted_trajectory_does_not_apply_it_to_new_similar_states()
+    {
+        // the recreated trajectory's states resemble the deleted ones, so nothing looks like drift
+        var other = await OpenStoreAsync();
+        await NewTrajectoryAsync("task", "again");
+        await CheckpointAsync("again", 0, GameState(5, 0, 8_000));
+        await CheckpointAsync("again", 1, GameState(5, 1, 8_000), store: other); // 'other' caches keyframe #1
+
+        Assert.True(await Store.DeleteTrajectoryAsync("again"));
+        await NewTrajectoryAsync("task", "again");
+        await CheckpointAsync("again", 0, GameState(5, 10, 8_000)); // a new keyframe row (SQLite may give it the old id)
+        await CheckpointAsync("again", 1, GameState(5, 11, 8_000), store: other);
+        await CheckpointAsync("again", 2, GameState(5, 12, 8_000), store: other);
+
+        foreach (var reader in new[] { Store, other, await OpenStoreAsync() })
+            for (var i = 0; i < 3; i++)
+                SameBytes(GameState(5, 10 + i, 8_000), (await reader.GetCheckpointAsync("again", i))!.GameState, $"step {i}");
+    }
+
+    [ContractFact]
+    public async Task A_reader_that_cached_keyframes_of_a_deleted_trajectory_reads_new_states_exactly()
+    {
+        var reader = await OpenStoreAsync();
+        await NewTrajectoryAsync("task", "old");
+        await CheckpointAsync("old", 0, GameState(6, 0, 8_000));
+        await CheckpointAsync("old", 1, GameState(6, 1, 8_000));
+        SameBytes(GameState(6, 1, 8_000), (await reader.GetCheckpointAsync("old", 1))!.GameState, "old step 1"); // reader caches keyframe #1
+        Assert.True(await Store.DeleteTrajectoryAsync("old"));
+
+        var writer = await OpenStoreAsync();
+        await writer.CreateTrajectoryAsync("task", null, "new", null);
+        await CheckpointAsync("new", 0, GameState(6, 20, 8_000), writer); // a new keyframe row (SQLite may give it the old id)
+        await CheckpointAsync("new", 1, GameState(6, 21, 8_000), writer);
+
+        SameBytes(GameState(6, 21, 8_000), (await reader.GetCheckpointAsync("new", 1))!.GameState, "new step 1 via the reader");
+        SameBytes(GameState(6, 20, 8_000), (await reader.GetLatestCheckpointAsync("new") is { } l ? (await reader.GetCheckpointAsync("new", 0))!.GameState : null), "new step 0 via the reader");
+        var all = await reader.GetStepsAsync("new", includeGameState: true).ToListAsync();
+        SameBytes(GameState(6, 21, 8_000), all[1].GameState, "GetSteps via the reader");
+    }
+
+    [ContractFact]
     public async Task Complete_sets_status_and_end_time_and_Resume_reopens_with_the_latest_checkpoint()
     {
         var t = await NewTrajectoryAsync();

@@ -97,14 +97,14 @@ public sealed class SqliteTestDatabase(string folder) : TestDatabase
 // ---------------------------------------------------------------------------------------------- PostgreSQL
 
 /// <summary>
-/// The PostgreSQL server of FLE_TEST_PG. Every test gets a database of its own (CREATE DATABASE fle_t_...),
-/// dropped when the test ends; the fixture drops whatever is left at the end of the class.
+/// The PostgreSQL server of FLE_TEST_PG. The fixture creates a database of its own (CREATE DATABASE fle_t_...)
+/// for the test class and drops it at the end; every test gets a fresh schema in it, selected through the
+/// connection string's Search Path (creating a database per test costs a WAL flush and a checkpoint each).
 /// </summary>
 public sealed class PostgresBackendFixture : IBackendFixture, IAsyncLifetime
 {
     private readonly string? _connectionString;
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "fle-unit-pg-" + Guid.NewGuid().ToString("N")[..12]);
-    private readonly HashSet<string> _created = [];
 
     public PostgresBackendFixture()
     {
@@ -112,78 +112,77 @@ public sealed class PostgresBackendFixture : IBackendFixture, IAsyncLifetime
         // in CI without it, this throws and every PostgreSQL test fails with the reason.
         if (PostgresEnvironment.SkipReason is not null) return;
         _connectionString = PostgresEnvironment.Require();
+        Database = "fle_t_" + Guid.NewGuid().ToString("N")[..16];
         Directory.CreateDirectory(_folder);
     }
 
     public FleBackend Backend => FleBackend.Postgres;
 
-    /// <summary>The FLE_TEST_PG connection string with another database (no pooling for the test's own raw connections).</summary>
-    public string ConnectionStringFor(string? database, bool pooling = true)
+    /// <summary>The database this test class owns.</summary>
+    public string Database { get; } = "";
+
+    /// <summary>The FLE_TEST_PG connection string, on another database and schema (no pooling for raw test connections).</summary>
+    public string ConnectionStringFor(string? database, string? schema = null, bool pooling = true)
     {
         var b = new NpgsqlConnectionStringBuilder(_connectionString ?? throw new InvalidOperationException(PostgresEnvironment.SkipReason));
         if (database is not null) b.Database = database;
+        if (schema is not null) b.SearchPath = schema;
         if (!pooling) b.Pooling = false;
         return b.ConnectionString;
     }
 
     public NpgsqlConnectionStringBuilder ServerBuilder() => new(ConnectionStringFor(null));
 
-    private async Task AdminAsync(string sql)
+    private static async Task ExecAsync(string connectionString, string sql)
     {
-        // Any database of the server will do for CREATE/DROP DATABASE: use the one FLE_TEST_PG names.
-        await using var conn = new NpgsqlConnection(ConnectionStringFor(null, pooling: false));
+        await using var conn = new NpgsqlConnection(connectionString);
         await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand(sql, conn);
         await cmd.ExecuteNonQueryAsync();
     }
 
-    public async Task<TestDatabase> CreateDatabaseAsync()
+    public async Task InitializeAsync()
     {
-        var name = "fle_t_" + Guid.NewGuid().ToString("N")[..16];
+        if (_connectionString is null) return;
+        // Any database of the server will do for CREATE/DROP DATABASE: use the one FLE_TEST_PG names.
         try
         {
-            await AdminAsync($"CREATE DATABASE \"{name}\"");
+            await ExecAsync(ConnectionStringFor(null, pooling: false), $"CREATE DATABASE \"{Database}\"");
         }
         catch (PostgresException e) when (e.SqlState == "42501")
         {
             throw new InvalidOperationException(
                 $"The role in {PostgresEnvironment.Variable} may not create databases ({e.MessageText}); the tests need a role with CREATEDB.", e);
         }
-        lock (_created) _created.Add(name);
-        return new PostgresTestDatabase(this, name, _folder);
     }
 
-    internal async Task DropAsync(string name)
+    public async Task<TestDatabase> CreateDatabaseAsync()
     {
-        await AdminAsync($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-        lock (_created) _created.Remove(name);
+        var schema = "s_" + Guid.NewGuid().ToString("N")[..16];
+        await ExecAsync(ConnectionStringFor(Database, pooling: false), $"CREATE SCHEMA \"{schema}\"");
+        return new PostgresTestDatabase(this, schema, _folder);
     }
-
-    public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
         if (_connectionString is null) return;
-        string[] left;
-        lock (_created) left = [.. _created];
-        foreach (var name in left)
-        {
-            try { await DropAsync(name); } catch (NpgsqlException) { }
-        }
+        NpgsqlConnection.ClearAllPools();
+        await ExecAsync(ConnectionStringFor(null, pooling: false), $"DROP DATABASE IF EXISTS \"{Database}\" WITH (FORCE)");
         try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
     }
 }
 
-public sealed class PostgresTestDatabase(PostgresBackendFixture fixture, string name, string folder) : TestDatabase
+/// <summary>A fresh schema in the fixture's database; the engine finds it through Search Path.</summary>
+public sealed class PostgresTestDatabase(PostgresBackendFixture fixture, string schema, string folder) : TestDatabase
 {
     public override FleBackend Backend => FleBackend.Postgres;
     public override string Folder => folder;
-    public string Name => name;
-    public PostgresBackendFixture Fixture => fixture;
+    public string Database => fixture.Database;
+    public string Schema => schema;
 
     public override FleSettingsOverrides Overrides(long? maxStateBytes = null) => new()
     {
-        ConnectionString = fixture.ConnectionStringFor(name),
+        ConnectionString = fixture.ConnectionStringFor(fixture.Database, schema),
         MaxStateBytes = maxStateBytes,
         WorkingDirectory = folder,
         Environment = new Dictionary<string, string?>(),
@@ -191,7 +190,7 @@ public sealed class PostgresTestDatabase(PostgresBackendFixture fixture, string 
 
     public override async Task<object?> ScalarAsync(string sql, params (string Name, object? Value)[] parameters)
     {
-        await using var conn = new NpgsqlConnection(fixture.ConnectionStringFor(name, pooling: false));
+        await using var conn = new NpgsqlConnection(fixture.ConnectionStringFor(fixture.Database, schema, pooling: false));
         await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand(sql, conn);
         foreach (var (n, v) in parameters) cmd.Parameters.AddWithValue(n.TrimStart('@'), v ?? DBNull.Value);
@@ -199,5 +198,5 @@ public sealed class PostgresTestDatabase(PostgresBackendFixture fixture, string 
         return r is DBNull ? null : r;
     }
 
-    public override async ValueTask DisposeAsync() => await fixture.DropAsync(name);
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask; // the fixture drops the whole database
 }
