@@ -151,7 +151,7 @@ public sealed class StateCodec : IDisposable
             switch (codec)
             {
                 case StateCodecKind.Raw:
-                    return data;
+                    return Check(data, rawSize);
                 case StateCodecKind.Zstd:
                     using (var d = new Decompressor())
                         return Check(d.Unwrap(data, rawSize).ToArray(), rawSize);
