@@ -1,0 +1,82 @@
+#Requires -Version 7.4
+# Every exported cmdlet of the built module must have real help: a written synopsis (not the
+# syntax PowerShell makes up when there is no help file), a description, at least two examples
+# and a description for every parameter that is not a common parameter. The about topic must
+# be found by Get-Help too.
+#
+#   $env:FLE_MODULE_PATH = '<module folder>/Fle.psd1'
+#   Invoke-Pester tests/Pester/Help.Tests.ps1
+#
+# The help comes from <module folder>/en-US/Fle.PowerShell.dll-Help.xml and about_Fle.help.txt,
+# which tools/help/Build-Help.ps1 writes from docs/en-US/*.md.
+
+BeforeDiscovery {
+    $manifest = $env:FLE_MODULE_PATH
+    if (-not $manifest) { throw 'Set $env:FLE_MODULE_PATH to the path of the built module''s Fle.psd1.' }
+    if (Test-Path -LiteralPath $manifest -PathType Container) { $manifest = Join-Path $manifest 'Fle.psd1' }
+    $module = Import-Module -Name $manifest -PassThru -Force -ErrorAction Stop | Select-Object -First 1
+
+    $common = @([System.Management.Automation.PSCmdlet]::CommonParameters) +
+        @([System.Management.Automation.PSCmdlet]::OptionalCommonParameters)
+    $cmdletCases = @(Get-Command -Module $module.Name -CommandType Cmdlet | Sort-Object Name | ForEach-Object {
+            @{
+                Name = $_.Name
+                Parameters = @($_.Parameters.Keys | Where-Object { $common -notcontains $_ } | Sort-Object)
+            }
+        })
+    $moduleCases = @(@{ ModuleName = $module.Name; CmdletCount = $cmdletCases.Count })
+}
+
+BeforeAll {
+    $manifest = $env:FLE_MODULE_PATH
+    if (Test-Path -LiteralPath $manifest -PathType Container) { $manifest = Join-Path $manifest 'Fle.psd1' }
+    $null = Import-Module -Name $manifest -Force -ErrorAction Stop
+
+    function Get-HelpText($Node) {
+        # maml paragraphs come back as objects with a Text property (or as plain strings).
+        ((@($Node) | Where-Object { $null -ne $_ } | ForEach-Object { if ($_ -is [string]) { $_ } else { $_.Text } }) -join "`n").Trim()
+    }
+}
+
+Describe 'Module <ModuleName>' -ForEach $moduleCases {
+    It 'exports at least one cmdlet' {
+        $CmdletCount | Should -BeGreaterThan 0
+    }
+
+    It 'has the about_<ModuleName> topic' {
+        $about = Get-Help -Name "about_$ModuleName" -ErrorAction Stop
+        $about | Should -Not -BeNullOrEmpty
+        $text = $about | Out-String
+        $text | Should -Match "about_$ModuleName"
+        $text | Should -Match 'SHORT DESCRIPTION'
+    }
+}
+
+Describe 'Help for <Name>' -ForEach $cmdletCases {
+    BeforeAll {
+        $help = Get-Help -Name $Name -Full -ErrorAction Stop
+    }
+
+    It 'has a written synopsis, not the generated syntax' {
+        $synopsis = "$($help.Synopsis)".Trim()
+        $synopsis | Should -Not -BeNullOrEmpty
+        # Without a help file PowerShell puts the syntax ("Get-X [-Y] <string> ...") there.
+        $synopsis | Should -Not -Match "^$([regex]::Escape($Name))(\s|$)"
+    }
+
+    It 'has a description' {
+        Get-HelpText $help.description | Should -Not -BeNullOrEmpty
+    }
+
+    It 'has at least two examples, each with code' {
+        $examples = @($help.examples.example | Where-Object { $null -ne $_ })
+        $examples.Count | Should -BeGreaterOrEqual 2
+        foreach ($e in $examples) { "$($e.code)".Trim() | Should -Not -BeNullOrEmpty -Because $e.title }
+    }
+
+    It 'describes parameter -<_>' -ForEach $Parameters {
+        $parameter = @($help.parameters.parameter) | Where-Object name -EQ $_ | Select-Object -First 1
+        $parameter | Should -Not -BeNullOrEmpty -Because "-$_ must be in the help of $Name"
+        Get-HelpText $parameter.description | Should -Not -BeNullOrEmpty -Because "-$_ of $Name needs a description"
+    }
+}
