@@ -9,33 +9,50 @@
 #
 # The help comes from <module folder>/en-US/Fle.PowerShell.dll-Help.xml and about_Fle.help.txt,
 # which tools/help/Build-Help.ps1 writes from docs/en-US/*.md.
+#
+# The module is imported without -Force, and removed again when this file imported it: a forced
+# re-import of an already loaded Fle leaves it without cmdlets, which would break the test files
+# that run after this one in the same session.
 
 BeforeDiscovery {
     $manifest = $env:FLE_MODULE_PATH
     if (-not $manifest) { throw 'Set $env:FLE_MODULE_PATH to the path of the built module''s Fle.psd1.' }
     if (Test-Path -LiteralPath $manifest -PathType Container) { $manifest = Join-Path $manifest 'Fle.psd1' }
-    $module = Import-Module -Name $manifest -PassThru -Force -ErrorAction Stop | Select-Object -First 1
+    $moduleName = [System.IO.Path]::GetFileNameWithoutExtension($manifest)
+    $imported = -not (Get-Module -Name $moduleName)
+    if ($imported) { $null = Import-Module -Name $manifest -ErrorAction Stop }
 
     $common = @([System.Management.Automation.PSCmdlet]::CommonParameters) +
         @([System.Management.Automation.PSCmdlet]::OptionalCommonParameters)
-    $cmdletCases = @(Get-Command -Module $module.Name -CommandType Cmdlet | Sort-Object Name | ForEach-Object {
+    $cmdletCases = @(Get-Command -Module $moduleName -CommandType Cmdlet | Sort-Object Name | ForEach-Object {
             @{
                 Name = $_.Name
-                Parameters = @($_.Parameters.Keys | Where-Object { $common -notcontains $_ } | Sort-Object)
+                # Not the common parameters, nor those hidden with [Parameter(DontShow)] in every set.
+                Parameters = @($_.Parameters.Values | Where-Object {
+                        $common -notcontains $_.Name -and
+                        @($_.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] -and -not $_.DontShow }).Count -gt 0
+                    } | ForEach-Object Name | Sort-Object)
             }
         })
-    $moduleCases = @(@{ ModuleName = $module.Name; CmdletCount = $cmdletCases.Count })
+    $moduleCases = @(@{ ModuleName = $moduleName; CmdletCount = $cmdletCases.Count })
+    if ($imported) { Remove-Module -Name $moduleName }
 }
 
 BeforeAll {
     $manifest = $env:FLE_MODULE_PATH
     if (Test-Path -LiteralPath $manifest -PathType Container) { $manifest = Join-Path $manifest 'Fle.psd1' }
-    $null = Import-Module -Name $manifest -Force -ErrorAction Stop
+    $script:helpModuleName = [System.IO.Path]::GetFileNameWithoutExtension($manifest)
+    $script:helpImportedModule = -not (Get-Module -Name $helpModuleName)
+    if ($helpImportedModule) { $null = Import-Module -Name $manifest -ErrorAction Stop }
 
     function Get-HelpText($Node) {
         # maml paragraphs come back as objects with a Text property (or as plain strings).
         ((@($Node) | Where-Object { $null -ne $_ } | ForEach-Object { if ($_ -is [string]) { $_ } else { $_.Text } }) -join "`n").Trim()
     }
+}
+
+AfterAll {
+    if ($helpImportedModule) { Remove-Module -Name $helpModuleName -ErrorAction SilentlyContinue }
 }
 
 Describe 'Module <ModuleName>' -ForEach $moduleCases {
@@ -55,6 +72,11 @@ Describe 'Module <ModuleName>' -ForEach $moduleCases {
 Describe 'Help for <Name>' -ForEach $cmdletCases {
     BeforeAll {
         $help = Get-Help -Name $Name -Full -ErrorAction Stop
+    }
+
+    It 'is the command help of <Name>' {
+        # Get-Help falls back to a text search (an about topic) when the command is gone.
+        "$($help.Name)" | Should -Be $Name
     }
 
     It 'has a written synopsis, not the generated syntax' {

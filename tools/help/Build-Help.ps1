@@ -161,9 +161,10 @@ function ConvertTo-Block {
             $para.Add($line.Trim()); $i++; continue
         }
         if ($line -match '^\s{0,3}([-*+]|\d{1,3}[.)])\s+(?<rest>.*)$') {
+            $bullet = $Matches[1]; $rest = $Matches.rest
             . $flush
-            $marker = if ($Matches[1] -match '^\d') { $Matches[1] } else { '-' }
-            $para.Add("$marker $($Matches.rest)")
+            $marker = if ($bullet -match '^\d') { $bullet } else { '-' }
+            $para.Add("$marker $rest")
             $kind = 'item'
             $i++
             # continuation lines of the item: indented, non-blank, not a new item
@@ -370,6 +371,12 @@ function Format-DefaultValue($Value) {
     return [System.Convert]::ToString($Value, [cultureinfo]::InvariantCulture)
 }
 
+function Test-DontShow([System.Management.Automation.ParameterMetadata] $Parameter) {
+    # [Parameter(DontShow = $true)] in every set: hidden from completion, so from help too.
+    $attrs = @($Parameter.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] })
+    return $attrs.Count -gt 0 -and @($attrs | Where-Object { -not $_.DontShow }).Count -eq 0
+}
+
 function Get-CmdletModel {
     # Everything the MAML needs from one cmdlet, derived from the compiled code.
     param([System.Management.Automation.CmdletInfo] $Command)
@@ -380,6 +387,7 @@ function Get-CmdletModel {
     $params = [ordered]@{}
     foreach ($pm in $Command.Parameters.Values) {
         if ($script:Common.Contains($pm.Name) -and $script:ShouldProcessParameters -notcontains $pm.Name) { continue }
+        if (Test-DontShow $pm) { continue }
         $prop = $type.GetProperty($pm.Name)
         $attrs = if ($prop) { @($prop.GetCustomAttributes($true)) } else { @($pm.Attributes) }
         $values = @()
@@ -415,6 +423,7 @@ function Get-CmdletModel {
     $syntax = foreach ($set in $Command.ParameterSets) {
         $entries = foreach ($p in $set.Parameters) {
             if ($script:Common.Contains($p.Name) -and $script:ShouldProcessParameters -notcontains $p.Name) { continue }
+            if (Test-DontShow $Command.Parameters[$p.Name]) { continue }
             [pscustomobject]@{
                 Name = $p.Name; Mandatory = $p.IsMandatory
                 Position = if ($p.Position -eq [int]::MinValue) { $null } else { $p.Position }
@@ -755,15 +764,19 @@ function ConvertTo-AboutText {
 # Main
 # ---------------------------------------------------------------------------------------------
 
+if (-not (Test-Path -LiteralPath $ModulePath -PathType Container)) { throw "The module folder '$ModulePath' does not exist." }
+if (-not (Test-Path -LiteralPath $DocsPath -PathType Container)) { throw "The Markdown folder '$DocsPath' does not exist." }
 $ModulePath = (Resolve-Path -LiteralPath $ModulePath).ProviderPath
 $DocsPath = (Resolve-Path -LiteralPath $DocsPath).ProviderPath
 $manifest = Join-Path $ModulePath "$ModuleName.psd1"
 if (-not (Test-Path -LiteralPath $manifest)) { throw "No $ModuleName.psd1 in '$ModulePath'." }
 if (-not $OutputPath) { $OutputPath = Join-Path $ModulePath 'en-US' }
 
-$loaded = Get-Module -Name $ModuleName | Where-Object { $_.ModuleBase -ne $ModulePath }
-if ($loaded) { throw "Module $ModuleName is already loaded from '$($loaded[0].ModuleBase)'; run Build-Help.ps1 in a fresh pwsh." }
-$module = Import-Module -Name $manifest -PassThru -Force -ErrorAction Stop -Verbose:$false | Select-Object -First 1
+$loaded = @(Get-Module -Name $ModuleName)
+if ($loaded | Where-Object { $_.ModuleBase -ne $ModulePath }) { throw "Module $ModuleName is already loaded from '$($loaded[0].ModuleBase)'; run Build-Help.ps1 in a fresh pwsh." }
+# No -Force: a forced re-import of a module that imports its cmdlets with Import-Module -Assembly
+# can leave it with no cmdlets at all.
+$module = if ($loaded) { $loaded[0] } else { Import-Module -Name $manifest -PassThru -ErrorAction Stop -Verbose:$false | Select-Object -First 1 }
 $commands = @(Get-Command -Module $module.Name -CommandType Cmdlet | Sort-Object Name)
 Write-Verbose "Module $($module.Name) $($module.Version) from $($module.ModuleBase): $($commands.Count) cmdlet(s)"
 
