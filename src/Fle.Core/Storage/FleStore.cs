@@ -544,7 +544,8 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         }
     }
 
-    internal static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> source)
+    /// <summary>Collect an async sequence.</summary>
+    public static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> source)
     {
         var list = new List<T>();
         await foreach (var x in source.ConfigureAwait(false)) list.Add(x);

@@ -1,0 +1,211 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+Builds, demonstrates, tests, installs and benchmarks the Fle module.
+
+.DESCRIPTION
+Tasks:
+  Build    dotnet publish, then assemble the module folder out/Fle (cmdlet assembly at the top,
+           dependencies in deps/ with native SQLite for win-x64, linux-x64, linux-arm64, osx-x64,
+           osx-arm64; manifest, format file and MAML help).
+  Demo     Build, then run examples/demo.ps1 on the SQLite default (.fle/data.db in the current folder).
+  Test     Build, restore Pester, start a throwaway PostgreSQL (unless FLE_TEST_PG is set), run the
+           xUnit suite and the Pester suite, print 'unit: N passed, N failed', 'pester: ...' and a total.
+  Install  Build, then copy out/Fle to the user's module path so that 'Import-Module Fle' finds it.
+  Bench    Build, then run the benchmark (-Quick for a short run).
+  Clean    Remove out/ and the build folders.
+
+.EXAMPLE
+dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Demo', 'Test', 'Install', 'Bench', 'Clean')]
+    [string[]] $Task = 'Build',
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+    # Bench: the short variant (a few minutes on 2 cores).
+    [switch] $Quick,
+    # Test: only the Pester files matching this pattern / only the xUnit tests matching this filter.
+    [string] $PesterFilter,
+    [string] $UnitFilter
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$PSStyle.OutputRendering = 'PlainText'
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$ModuleDir = Join-Path $Out 'Fle'
+$Rids = 'win-x64', 'linux-x64', 'linux-arm64', 'osx-x64', 'osx-arm64'
+# The pwsh running this script (the local dotnet tool): its apphost in $PSHOME, for child processes.
+$Pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+if (-not (Test-Path $Pwsh)) { throw "pwsh was not found in $PSHOME" }
+
+function Invoke-Native {
+    param([string]$Exe, [string[]]$Arguments, [switch]$Quiet)
+    if ($Quiet) { $o = & $Exe @Arguments 2>&1 } else { & $Exe @Arguments }
+    if ($LASTEXITCODE -ne 0) {
+        if ($Quiet) { $o | Write-Host }
+        throw "$Exe $($Arguments -join ' ') failed with exit code $LASTEXITCODE"
+    }
+}
+
+function Invoke-PwshChild {
+    # A fresh pwsh process (a clean session, as a user would have).
+    param([string]$Command, [hashtable]$Environment = @{})
+    $saved = @{}
+    foreach ($k in $Environment.Keys) { $saved[$k] = [Environment]::GetEnvironmentVariable($k); [Environment]::SetEnvironmentVariable($k, $Environment[$k]) }
+    try {
+        & $Pwsh -NoProfile -NonInteractive -Command $Command | Out-Host
+        return $LASTEXITCODE
+    } finally {
+        foreach ($k in $saved.Keys) { [Environment]::SetEnvironmentVariable($k, $saved[$k]) }
+    }
+}
+
+function Invoke-Build {
+    Write-Host "==> Build ($Configuration)"
+    $publish = Join-Path $Out 'publish'
+    if (Test-Path $publish) { Remove-Item -Recurse -Force $publish }
+    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Fle.PowerShell/Fle.PowerShell.csproj'), '-c', $Configuration, '-o', $publish, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+
+    $loader = Join-Path $Out 'loader'
+    Invoke-Native dotnet @('build', (Join-Path $Root 'src/Fle.Loader/Fle.Loader.csproj'), '-c', $Configuration, '-o', $loader, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+
+    if (Test-Path $ModuleDir) { Remove-Item -Recurse -Force $ModuleDir }
+    $deps = Join-Path $ModuleDir 'deps'
+    New-Item -ItemType Directory -Force -Path $deps | Out-Null
+    # Only the loader sits in PowerShell's default load context; the cmdlets, the engine and every
+    # dependency go to deps/ and load in Fle's own AssemblyLoadContext (see src/Fle.Loader).
+    Copy-Item (Join-Path $loader 'Fle.Loader.dll') $ModuleDir
+    $shipped = Get-ChildItem $publish -Filter *.dll
+    $shipped | Copy-Item -Destination $deps
+    Get-ChildItem $publish -Filter 'Fle.*.pdb' | Copy-Item -Destination $deps
+    foreach ($rid in $Rids) {
+        $native = Join-Path $publish "runtimes/$rid/native"
+        if (-not (Test-Path $native)) { throw "The native SQLite library for $rid is missing from the publish output ($native)." }
+        $dest = Join-Path $deps "runtimes/$rid/native"
+        New-Item -ItemType Directory -Force -Path $dest | Out-Null
+        Copy-Item (Join-Path $native '*') $dest
+    }
+    Copy-Item (Join-Path $Root 'Fle.psd1') $ModuleDir
+    Copy-Item (Join-Path $Root 'src/Fle.PowerShell/Fle.psm1') $ModuleDir
+    Copy-Item (Join-Path $Root 'src/Fle.PowerShell/Fle.format.ps1xml') $ModuleDir
+
+    # The shipped dependency list is explicit: a new or missing DLL fails the build until the list is updated on purpose.
+    $expectedFile = Join-Path $Root 'tools/shipped-dependencies.txt'
+    $expected = Get-Content $expectedFile | Where-Object { $_ -and -not $_.StartsWith('#') } | Sort-Object
+    $actual = $shipped.Name | Sort-Object
+    $diff = Compare-Object $expected $actual
+    if ($diff) {
+        $msg = ($diff | ForEach-Object { "  $($_.InputObject) $(if ($_.SideIndicator -eq '=>') { '(shipped but not listed)' } else { '(listed but not shipped)' })" }) -join "`n"
+        throw "The shipped dependencies differ from tools/shipped-dependencies.txt:`n$msg"
+    }
+
+    $helpScript = Join-Path $Root 'tools/help/Build-Help.ps1'
+    if (Test-Path $helpScript) {
+        Write-Host '==> Help (Markdown → MAML)'
+        $code = Invoke-PwshChild "& '$helpScript' -ModulePath '$ModuleDir' -DocsPath '$(Join-Path $Root 'docs/en-US')' -OutputPath '$(Join-Path $ModuleDir 'en-US')'; exit `$LASTEXITCODE"
+        if ($code -ne 0) { throw 'Building the help failed (see above).' }
+    }
+    Write-Host "Module: $ModuleDir"
+}
+
+function Invoke-Demo {
+    Write-Host '==> Demo on the SQLite default (.fle/data.db)'
+    $code = Invoke-PwshChild "Import-Module '$ModuleDir/Fle.psd1'; & '$(Join-Path $Root 'examples/demo.ps1')'; exit `$LASTEXITCODE" -Environment @{ FLE_DB_TYPE = $null }
+    if ($code -ne 0) { throw "The demo failed (exit $code)." }
+    if (Get-Command sqlite3 -ErrorAction SilentlyContinue) {
+        $db = Join-Path (Get-Location) '.fle/data.db'
+        Write-Host "sqlite3 $db 'PRAGMA integrity_check' → $(& sqlite3 $db 'PRAGMA integrity_check')"
+    }
+}
+
+function Get-TrxCounts([string]$Path) {
+    [xml]$x = Get-Content -Raw $Path
+    $c = $x.TestRun.ResultSummary.Counters
+    [pscustomobject]@{ Passed = [int]$c.passed; Failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted; Skipped = [int]$c.notExecuted; Total = [int]$c.total }
+}
+
+function Invoke-Test {
+    $results = Join-Path $Out 'test-results'
+    if (Test-Path $results) { Remove-Item -Recurse -Force $results }
+    New-Item -ItemType Directory -Force -Path $results | Out-Null
+
+    Write-Host '==> Restore Pester'
+    Invoke-Native dotnet @('restore', (Join-Path $Root 'tools/pester/pester.csproj'), '--nologo', '-v', 'quiet') -Quiet
+    $pester = Get-ChildItem (Join-Path $Root '.tools/nuget/pester') -Recurse -Filter Pester.psd1 | Select-Object -First 1
+    if (-not $pester) { throw 'Pester was not restored.' }
+
+    Import-Module (Join-Path $Root 'tools/TestPostgres.psm1') -Force
+    $server = $null
+    if (-not $env:FLE_TEST_PG) {
+        Write-Host '==> Start a throwaway PostgreSQL'
+        try {
+            $server = Start-FleTestPostgres
+            Set-FleTestPostgresEnvironment $server
+            Write-Host "PostgreSQL on 127.0.0.1:$($server.Port) (data in $($server.Dir))"
+        } catch {
+            if ($env:CI -eq 'true') { throw "CI=true and PostgreSQL could not be started: $_" }
+            Write-Warning "PostgreSQL could not be started, so its tests are skipped: $_"
+        }
+    }
+    $unit = $null; $pesterCounts = $null
+    try {
+        Write-Host '==> xUnit (engine contract suite on SQLite and PostgreSQL)'
+        $trx = Join-Path $results 'unit.trx'
+        $testArgs = @('test', (Join-Path $Root 'tests/Unit/Fle.Tests.csproj'), '-c', $Configuration, '--nologo',
+            '--logger', "trx;LogFileName=$trx", '--logger', 'console;verbosity=normal', '--results-directory', $results)
+        if ($UnitFilter) { $testArgs += @('--filter', $UnitFilter) }
+        & dotnet @testArgs
+        $unit = if (Test-Path $trx) { Get-TrxCounts $trx } else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0; Total = 1 } }
+
+        Write-Host '==> Pester (the built module in a fresh pwsh)'
+        $pesterJson = Join-Path $results 'pester.json'
+        $runner = Join-Path $Root 'tests/Pester/Invoke-FlePester.ps1'
+        $code = Invoke-PwshChild "& '$runner' -PesterPath '$($pester.FullName)' -ModulePath '$ModuleDir/Fle.psd1' -ResultPath '$pesterJson' -Filter '$PesterFilter'; exit `$LASTEXITCODE"
+        $pesterCounts = if (Test-Path $pesterJson) { Get-Content -Raw $pesterJson | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
+    } finally {
+        if ($server) { Stop-FleTestPostgres $server }
+    }
+
+    $p = $unit.Passed + $pesterCounts.Passed
+    $f = $unit.Failed + $pesterCounts.Failed
+    $s = $unit.Skipped + $pesterCounts.Skipped
+    Write-Host ''
+    Write-Host "unit: $($unit.Passed) passed, $($unit.Failed) failed, $($unit.Skipped) skipped"
+    Write-Host "pester: $($pesterCounts.Passed) passed, $($pesterCounts.Failed) failed, $($pesterCounts.Skipped) skipped"
+    Write-Host "total: $p passed, $f failed, $s skipped"
+    if ($f -gt 0 -or $unit.Passed -eq 0 -or $pesterCounts.Passed -eq 0) { exit 1 }
+    if ($env:CI -eq 'true' -and $s -gt 0) { Write-Host 'CI=true: skipped tests are not allowed.'; exit 1 }
+}
+
+function Invoke-Install {
+    $userModules = ($env:PSModulePath -split [IO.Path]::PathSeparator | Where-Object { $_ -like "$HOME*" } | Select-Object -First 1)
+    if (-not $userModules) { $userModules = Join-Path $HOME '.local/share/powershell/Modules' }
+    $manifest = Import-PowerShellDataFile (Join-Path $Root 'Fle.psd1')
+    $dest = Join-Path $userModules "Fle/$($manifest.ModuleVersion)"
+    if (Test-Path $dest) { Remove-Item -Recurse -Force $dest }
+    New-Item -ItemType Directory -Force -Path $dest | Out-Null
+    Copy-Item (Join-Path $ModuleDir '*') $dest -Recurse
+    Write-Host "Installed to $dest. Run: Import-Module Fle"
+}
+
+function Invoke-Bench {
+    $bench = Join-Path $Root 'bench/Run-Bench.ps1'
+    if (-not (Test-Path $bench)) { throw 'The benchmark is not there yet (bench/Run-Bench.ps1).' }
+    & $bench -ModulePath (Join-Path $ModuleDir 'Fle.psd1') -Configuration $Configuration -Quick:$Quick
+    if ($LASTEXITCODE) { exit $LASTEXITCODE }
+}
+
+foreach ($t in $Task) {
+    switch ($t) {
+        'Build' { Invoke-Build }
+        'Demo' { Invoke-Build; Invoke-Demo }
+        'Test' { Invoke-Build; Invoke-Test }
+        'Install' { Invoke-Build; Invoke-Install }
+        'Bench' { Invoke-Build; Invoke-Bench }
+        'Clean' { Remove-Item -Recurse -Force $Out, (Join-Path $Root 'src/*/bin'), (Join-Path $Root 'src/*/obj'), (Join-Path $Root 'tests/Unit/bin'), (Join-Path $Root 'tests/Unit/obj') -ErrorAction SilentlyContinue }
+    }
+}

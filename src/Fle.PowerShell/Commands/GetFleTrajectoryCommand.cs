@@ -1,0 +1,70 @@
+using System.Management.Automation;
+using Fle.Core;
+
+namespace Fle.PowerShell.Commands;
+
+/// <summary>get_trajectory / get_all_trajectories / get_task_trajectories: list trajectories, newest first.</summary>
+[Cmdlet(VerbsCommon.Get, "FleTrajectory")]
+[OutputType(typeof(FleTrajectory))]
+public sealed class GetFleTrajectoryCommand : FleCmdlet
+{
+    /// <summary>Trajectory ids; a trailing * matches a prefix.</summary>
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [Alias("TrajectoryId")]
+    [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    public string[]? Id { get; set; }
+
+    /// <summary>Only trajectories of this task.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TaskIdCompleter))]
+    public string? TaskId { get; set; }
+
+    /// <summary>Only trajectories with this status.</summary>
+    [Parameter]
+    public FleTrajectoryStatus? Status { get; set; }
+
+    /// <summary>Only trajectories started at or after this time.</summary>
+    [Parameter]
+    public DateTime? After { get; set; }
+
+    /// <summary>Only trajectories started before this time.</summary>
+    [Parameter]
+    public DateTime? Before { get; set; }
+
+    /// <summary>At most this many (the newest).</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int? First { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (Id is null)
+        {
+            WriteAll(Store.QueryTrajectoriesAsync(Query(null, null), CancelToken));
+            return;
+        }
+        foreach (var id in Id)
+        {
+            if (id.EndsWith('*'))
+            {
+                WriteAll(Store.QueryTrajectoriesAsync(Query(null, id.TrimEnd('*')), CancelToken));
+                continue;
+            }
+            var found = false;
+            WriteAll(Store.QueryTrajectoriesAsync(Query([id], null), CancelToken), _ => found = true);
+            if (!found)
+                WriteFleError(FleErrorIds.TrajectoryNotFound, ErrorCategory.ObjectNotFound,
+                    $"Trajectory '{id}' was not found{(Filtered ? " (or does not match the filters)" : "")} in {Store.Location}.", id,
+                    "List the trajectories with Get-FleTrajectory.");
+        }
+    }
+
+    private bool Filtered => TaskId is not null || Status is not null || After is not null || Before is not null;
+
+    private FleTrajectoryQuery Query(string[]? ids, string? prefix) => new()
+    {
+        Ids = ids, IdPrefix = prefix, TaskId = TaskId, Status = Status, After = After, Before = Before, First = First,
+    };
+}

@@ -1,0 +1,61 @@
+using System.Management.Automation;
+using Fle.Core;
+
+namespace Fle.PowerShell.Commands;
+
+/// <summary>delete_trajectory: remove trajectories with their steps and game states; or clean up old ones.</summary>
+[Cmdlet(VerbsCommon.Remove, "FleTrajectory", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ById)]
+[OutputType(typeof(void))]
+public sealed class RemoveFleTrajectoryCommand : FleCmdlet
+{
+    private const string ById = "Id";
+    private const string ByAge = "Cleanup";
+
+    /// <summary>The trajectory ids (from the pipeline too).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ById)]
+    [ValidateNotNullOrEmpty]
+    [Alias("TrajectoryId")]
+    [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    public string[] Id { get; set; } = [];
+
+    /// <summary>Remove finished trajectories that ended longer ago than this (e.g. (New-TimeSpan -Days 30) or '30.00:00:00').</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ByAge)]
+    public TimeSpan OlderThan { get; set; }
+
+    /// <summary>With -OlderThan: only trajectories with this status (Completed or Failed).</summary>
+    [Parameter(ParameterSetName = ByAge)]
+    [ValidateSet("Completed", "Failed")]
+    public string? Status { get; set; }
+
+    /// <summary>Return nothing (default) or the removed trajectories' ids.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == ByAge)
+        {
+            var cutoff = DateTime.UtcNow - OlderThan;
+            FleTrajectoryStatus? status = Status is null ? null : Enum.Parse<FleTrajectoryStatus>(Status, true);
+            var query = new FleTrajectoryQuery { EndedBefore = cutoff, Status = status };
+            var old = Run(ct => Fle.Core.Storage.FleStore.ToListAsync(Store.QueryTrajectoriesAsync(query, ct)));
+            WriteVerbose($"{old.Count} finished trajectories ended before {cutoff:u}.");
+            foreach (var t in old) Remove(t.Id, $"trajectory '{t.Id}' (task {t.TaskId}, {t.Status}, ended {t.EndTime:u}, {t.StepCount} steps)");
+            return;
+        }
+        foreach (var id in Id) Remove(id, $"trajectory '{id}' and all its steps and game states");
+    }
+
+    private void Remove(string id, string description)
+    {
+        if (!ShouldProcess(description, "Remove")) return;
+        if (!TryRun(ct => Store.DeleteTrajectoryAsync(id, ct), out var removed, id)) return;
+        if (!removed)
+        {
+            WriteFleError(FleErrorIds.TrajectoryNotFound, ErrorCategory.ObjectNotFound, $"Trajectory '{id}' was not found in {Store.Location}.", id);
+            return;
+        }
+        WriteVerbose($"Removed trajectory '{id}'.");
+        if (PassThru) WriteObject(id);
+    }
+}

@@ -1,0 +1,80 @@
+using System.Management.Automation.Runspaces;
+using System.Runtime.CompilerServices;
+using Fle.Core.Configuration;
+using Fle.Core.Storage;
+
+namespace Fle.PowerShell;
+
+/// <summary>An open Fle database: what Connect-FleDatabase -PassThru returns and -Connection takes.</summary>
+public sealed class FleConnection : IDisposable
+{
+    internal FleConnection(FleStore store, bool implicitlyOpened)
+    {
+        Store = store;
+        Implicit = implicitlyOpened;
+        ConnectedAt = DateTime.UtcNow;
+    }
+
+    internal FleStore Store { get; }
+
+    /// <summary>Sqlite or Postgres.</summary>
+    public FleBackend Backend => Store.Backend;
+
+    /// <summary>File path, or user@host:port/database. Never a password.</summary>
+    public string Location => Store.Location;
+
+    public int SchemaVersion => Store.SchemaVersion;
+
+    /// <summary>Where the settings came from.</summary>
+    public string Source => Store.Settings.Source;
+
+    public DateTime ConnectedAt { get; }
+
+    /// <summary>True when no Connect-FleDatabase was run and a cmdlet opened it from the environment / .env.</summary>
+    public bool Implicit { get; }
+
+    public bool IsOpen { get; private set; } = true;
+
+    public override string ToString() => $"{Backend} {Location}";
+
+    public void Dispose()
+    {
+        if (!IsOpen) return;
+        IsOpen = false;
+        Store.Dispose();
+    }
+}
+
+/// <summary>
+/// The session's default connection, one per runspace (never shared between runspaces, so parallel
+/// runspaces each have their own).
+/// </summary>
+internal static class FleSession
+{
+    private sealed class Holder
+    {
+        public FleConnection? Connection;
+    }
+
+    private static readonly ConditionalWeakTable<Runspace, Holder> ByRunspace = new();
+
+    private static Holder Current => ByRunspace.GetValue(Runspace.DefaultRunspace ?? throw new InvalidOperationException("No runspace."), _ => new Holder());
+
+    public static FleConnection? Default
+    {
+        get
+        {
+            var c = Current.Connection;
+            return c is { IsOpen: true } ? c : null;
+        }
+    }
+
+    /// <summary>Replace the default connection; the previous one is closed.</summary>
+    public static void SetDefault(FleConnection? connection)
+    {
+        var h = Current;
+        var old = h.Connection;
+        h.Connection = connection;
+        if (old is not null && !ReferenceEquals(old, connection)) old.Dispose();
+    }
+}

@@ -1,0 +1,171 @@
+using System.Collections;
+using System.Management.Automation;
+using Fle.Core;
+using Fle.Core.Configuration;
+using Fle.Core.Storage;
+
+namespace Fle.PowerShell.Commands;
+
+/// <summary>
+/// Base of every Fle cmdlet: -Connection, the session's connection, cancellation on Ctrl+C
+/// (StopProcessing cancels the engine's token), and FleException → ErrorRecord translation.
+/// </summary>
+public abstract class FleCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _cts = new();
+    private FleConnection? _resolved;
+
+    /// <summary>The connection to use instead of the session's (from Connect-FleDatabase -PassThru).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public virtual FleConnection? Connection { get; set; }
+
+    protected CancellationToken CancelToken => _cts.Token;
+
+    protected override void StopProcessing() => _cts.Cancel();
+
+    public void Dispose()
+    {
+        _cts.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// The store: -Connection, else the session's connection, else one opened from the environment / .env
+    /// (which then becomes the session's connection, so a loop of cmdlets opens it once).
+    /// </summary>
+    protected FleStore Store => ResolveConnection().Store;
+
+    protected FleConnection ResolveConnection()
+    {
+        if (_resolved is not null) return _resolved;
+        if (Connection is not null)
+        {
+            if (!Connection.IsOpen)
+                ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(
+                    $"The connection to {Connection.Location} is closed. Open a new one with Connect-FleDatabase."),
+                    FleErrorIds.NotConnected, ErrorCategory.ResourceUnavailable, Connection));
+            return _resolved = Connection;
+        }
+        var session = FleSession.Default;
+        if (session is not null) return _resolved = session;
+
+        var settings = Run(_ => Task.FromResult(FleSettingsResolver.Resolve(new FleSettingsOverrides { WorkingDirectory = CurrentDirectory })));
+        WriteVerbose($"Opening the {settings.Backend} database {settings.Describe()} from {settings.Source}; it stays open for this session (Disconnect-FleDatabase closes it).");
+        var store = Run(ct => FleStore.OpenAsync(settings, ct));
+        var conn = new FleConnection(store, implicitlyOpened: true);
+        FleSession.SetDefault(conn);
+        return _resolved = conn;
+    }
+
+    /// <summary>The PowerShell current file-system location (not the process's working directory).</summary>
+    protected string CurrentDirectory => SessionState.Path.CurrentFileSystemLocation.ProviderPath;
+
+    /// <summary>Resolve a user path (~, relative, PSDrive) to a provider path that may not exist yet.</summary>
+    protected string ResolvePath(string path) => GetUnresolvedProviderPathFromPSPath(path);
+
+    /// <summary>Run engine work synchronously on the pipeline thread, translating errors into terminating errors.</summary>
+    protected T Run<T>(Func<CancellationToken, Task<T>> work, object? target = null)
+    {
+        try
+        {
+            return work(CancelToken).GetAwaiter().GetResult();
+        }
+        catch (FleException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e, target));
+            throw; // unreachable
+        }
+        catch (OperationCanceledException) when (CancelToken.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    /// <summary>Run engine work for one pipeline item: a FleException becomes a non-terminating error and null is returned.</summary>
+    protected bool TryRun<T>(Func<CancellationToken, Task<T>> work, out T result, object? target = null)
+    {
+        try
+        {
+            result = work(CancelToken).GetAwaiter().GetResult();
+            return true;
+        }
+        catch (FleException e) when (!IsFatal(e))
+        {
+            WriteError(ToErrorRecord(e, target));
+            result = default!;
+            return false;
+        }
+        catch (FleException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e, target));
+            throw;
+        }
+        catch (OperationCanceledException) when (CancelToken.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    /// <summary>Stream an async sequence to the pipeline.</summary>
+    protected void WriteAll<T>(IAsyncEnumerable<T> source, Func<T, bool>? each = null, object? target = null)
+    {
+        try
+        {
+            var e = source.GetAsyncEnumerator(CancelToken);
+            try
+            {
+                while (e.MoveNextAsync().AsTask().GetAwaiter().GetResult())
+                {
+                    if (each is null || each(e.Current)) WriteObject(e.Current);
+                }
+            }
+            finally
+            {
+                e.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
+        catch (OperationCanceledException) when (CancelToken.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    /// <summary>Connection problems stop the whole pipeline; item problems do not.</summary>
+    private static bool IsFatal(FleException e) => e.Kind is FleErrorKind.ConnectionError or FleErrorKind.AuthenticationError
+        or FleErrorKind.InvalidConfiguration or FleErrorKind.PermissionDenied;
+
+    internal static ErrorRecord ToErrorRecord(FleException e, object? target = null)
+    {
+        var record = new ErrorRecord(e, e.ErrorId, Category(e.Kind), target ?? e.Target);
+        if (e.RecommendedAction is not null)
+            record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = e.RecommendedAction };
+        return record;
+    }
+
+    internal static ErrorCategory Category(FleErrorKind kind) => kind switch
+    {
+        FleErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
+        FleErrorKind.InvalidConfiguration => ErrorCategory.InvalidArgument,
+        FleErrorKind.NotFound => ErrorCategory.ObjectNotFound,
+        FleErrorKind.AlreadyExists => ErrorCategory.ResourceExists,
+        FleErrorKind.ConnectionError => ErrorCategory.ConnectionError,
+        FleErrorKind.AuthenticationError => ErrorCategory.AuthenticationError,
+        FleErrorKind.InvalidData => ErrorCategory.InvalidData,
+        FleErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
+        FleErrorKind.NotSupported => ErrorCategory.NotImplemented,
+        FleErrorKind.OperationCanceled => ErrorCategory.OperationStopped,
+        FleErrorKind.ResourceBusy => ErrorCategory.ResourceBusy,
+        _ => ErrorCategory.NotSpecified,
+    };
+
+    /// <summary>A non-terminating error with a Fle error id.</summary>
+    protected void WriteFleError(string errorId, ErrorCategory category, string message, object? target, string? recommendedAction = null)
+    {
+        var record = new ErrorRecord(new FleException(errorId, FleErrorKind.NotFound, message, target: target), errorId, category, target);
+        if (recommendedAction is not null) record.ErrorDetails = new ErrorDetails(message) { RecommendedAction = recommendedAction };
+        WriteError(record);
+    }
+
+    protected void ThrowFle(FleException e) => ThrowTerminatingError(ToErrorRecord(e));
+}

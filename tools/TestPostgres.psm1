@@ -1,0 +1,92 @@
+# Starts and stops a throwaway PostgreSQL server for the tests and the benchmark.
+# It never touches the machine's own cluster: a fresh data folder under the temp folder, a free
+# port on 127.0.0.1, a Unix socket in that folder, and everything removed on Stop.
+Set-StrictMode -Version Latest
+
+function Find-PgBin {
+    $candidates = @()
+    if ($env:FLE_PG_BIN) { $candidates += $env:FLE_PG_BIN }
+    $candidates += Get-ChildItem -Path '/usr/lib/postgresql/*/bin' -Directory -ErrorAction SilentlyContinue |
+        Sort-Object { [int]($_.Parent.Name -replace '\D', '') } -Descending | ForEach-Object FullName
+    $onPath = Get-Command pg_ctl -ErrorAction SilentlyContinue
+    if ($onPath) { $candidates += Split-Path $onPath.Source }
+    foreach ($c in $candidates) { if (Test-Path (Join-Path $c 'initdb')) { return $c } }
+    return $null
+}
+
+function Get-FreeTcpPort {
+    $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $l.Start(); $port = $l.LocalEndpoint.Port; $l.Stop(); $port
+}
+
+function Invoke-AsPgUser {
+    param([string]$RunAs, [string]$Exe, [string[]]$Arguments)
+    if ($RunAs) { $out = & runuser -u $RunAs -- $Exe @Arguments 2>&1 } else { $out = & $Exe @Arguments 2>&1 }
+    if ($LASTEXITCODE -ne 0) { throw "$([System.IO.Path]::GetFileName($Exe)) failed (exit $LASTEXITCODE): $($out -join "`n")" }
+    $out
+}
+
+function Start-FleTestPostgres {
+    <#
+    .SYNOPSIS
+    Start a throwaway PostgreSQL server; returns an object with ConnectionString, Port, DataDir, ... and Stop-FleTestPostgres stops it.
+    #>
+    [CmdletBinding()]
+    param([switch]$Durable)
+    $bin = Find-PgBin
+    if (-not $bin) { throw 'PostgreSQL server binaries (initdb, pg_ctl) were not found. Install PostgreSQL 15+ (Debian: apt-get install postgresql) or set FLE_PG_BIN.' }
+    $isRoot = $IsLinux -and ((& id -u) -eq '0')
+    $runAs = if ($isRoot) { 'postgres' } else { $null }
+    $dir = Join-Path ([System.IO.Path]::GetTempPath()) ("fle-pg-" + [guid]::NewGuid().ToString('n').Substring(0, 8))
+    New-Item -ItemType Directory -Path $dir | Out-Null
+    if ($isRoot) { & chown postgres:postgres $dir; & chmod 700 $dir }
+    $port = Get-FreeTcpPort
+    $data = Join-Path $dir 'data'
+    Invoke-AsPgUser $runAs (Join-Path $bin 'initdb') @('-D', $data, '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync') | Out-Null
+    $opts = "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if (-not $Durable) { $opts += ' -c fsync=off -c full_page_writes=off' }
+    Invoke-AsPgUser $runAs (Join-Path $bin 'pg_ctl') @('-D', $data, '-l', (Join-Path $dir 'log'), '-w', '-t', '60', '-o', $opts, 'start') | Out-Null
+    $psql = Join-Path $bin 'psql'
+    if (-not (Test-Path $psql)) { $psql = (Get-Command psql).Source }
+    Invoke-AsPgUser $runAs $psql @('-h', $dir, '-p', "$port", '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-q',
+        '-c', "CREATE ROLE fle_user LOGIN CREATEDB PASSWORD 'fle123'",
+        '-c', 'CREATE DATABASE fle_database OWNER fle_user') | Out-Null
+    [pscustomobject]@{
+        PSTypeName       = 'Fle.TestPostgres'
+        Bin              = $bin
+        Dir              = $dir
+        DataDir          = $data
+        Port             = $port
+        Host             = '127.0.0.1'
+        Socket           = $dir
+        RunAs            = $runAs
+        User             = 'fle_user'
+        Password         = 'fle123'
+        Database         = 'fle_database'
+        ConnectionString = "Host=127.0.0.1;Port=$port;Database=fle_database;Username=fle_user;Password=fle123"
+    }
+}
+
+function Stop-FleTestPostgres {
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] $Server)
+    try { Invoke-AsPgUser $Server.RunAs (Join-Path $Server.Bin 'pg_ctl') @('-D', $Server.DataDir, '-m', 'immediate', '-w', 'stop') | Out-Null } catch { Write-Warning $_ }
+    Remove-Item -Recurse -Force $Server.Dir -ErrorAction SilentlyContinue
+}
+
+function Set-FleTestPostgresEnvironment {
+    # What the xUnit and Pester suites read. FLE_TEST_PG is a full Npgsql connection string.
+    param([Parameter(Mandatory)] $Server)
+    $env:FLE_TEST_PG = $Server.ConnectionString
+    $env:FLE_TEST_PG_HOST = $Server.Host
+    $env:FLE_TEST_PG_PORT = "$($Server.Port)"
+    $env:FLE_TEST_PG_USER = $Server.User
+    $env:FLE_TEST_PG_PASSWORD = $Server.Password
+    $env:FLE_TEST_PG_DB = $Server.Database
+    $env:FLE_TEST_PG_BIN = $Server.Bin
+    $env:FLE_TEST_PG_DATA = $Server.DataDir
+    $env:FLE_TEST_PG_SOCKET = $Server.Socket
+    $env:FLE_TEST_PG_RUNAS = "$($Server.RunAs)"
+}
+
+Export-ModuleMember -Function Start-FleTestPostgres, Stop-FleTestPostgres, Set-FleTestPostgresEnvironment
