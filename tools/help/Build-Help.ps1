@@ -400,7 +400,10 @@ function Get-CmdletModel {
             if ($et.IsEnum) { $values = [Enum]::GetNames($et) }
         }
         $default = 'None'
-        if ($instance -and $prop -and $prop.CanRead) {
+        $alwaysMandatory = @($pm.ParameterSets.Values | Where-Object { -not $_.IsMandatory }).Count -eq 0
+        if ($alwaysMandatory) {
+            # A value must be given, so the property's initial value is no default.
+        } elseif ($instance -and $prop -and $prop.CanRead) {
             try { $default = Format-DefaultValue $prop.GetValue($instance) } catch { $default = 'None' }
         } elseif ($pm.SwitchParameter) { $default = 'False' }
         $sets = [ordered]@{}
