@@ -187,8 +187,12 @@ function Get-PlainBlock([object[]] $Blocks) {
     foreach ($b in $Blocks) {
         if ($b.Kind -eq 'pre' -or $b.Kind -eq 'code') {
             # Get-Help trims the start of a paragraph but keeps the indentation of the lines
-            # after it, so preformatted text goes in as it is.
-            $b.Text
+            # after it: take away the indentation all lines share, so the first line keeps its
+            # place relative to the others.
+            $lines = @($b.Text -split "`n")
+            $common = @($lines | Where-Object { $_.Trim() } | ForEach-Object { $_.Length - $_.TrimStart(' ').Length } | Measure-Object -Minimum).Minimum
+            if ($common -gt 0) { ($lines | ForEach-Object { if ($_.Length -ge $common) { $_.Substring($common) } else { $_.TrimStart(' ') } }) -join "`n" }
+            else { $b.Text }
         } else { $b.Text }
     }
 }
@@ -720,6 +724,57 @@ function Format-Wrapped([string] $Text, [int] $Indent, [int] $Width = 80, [int] 
     return $out
 }
 
+function Format-MarkdownTable([string[]] $Lines, [int] $Indent = 4, [int] $Width = 80) {
+    # A Markdown table as aligned columns under a dashed header; when that is too wide, as a
+    # list: the first cell of each row, then the other cells wrapped and indented below it.
+    $rows = foreach ($l in $Lines) {
+        $t = $l.Trim()
+        if ($t -match '^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$') { continue } # separator row
+        $t = $t -replace '^\|', '' -replace '\|$', ''
+        , @($t -split '(?<!\\)\|' | ForEach-Object { ConvertFrom-InlineMarkdown $_.Trim() })
+    }
+    $rows = @($rows)
+    if ($rows.Count -eq 0) { return @() }
+    $columns = ($rows | ForEach-Object { $_.Count } | Measure-Object -Maximum).Maximum
+    $widths = foreach ($c in 0..($columns - 1)) {
+        ($rows | ForEach-Object { if ($c -lt $_.Count) { $_[$c].Length } else { 0 } } | Measure-Object -Maximum).Maximum
+    }
+    $total = $Indent + ($widths | Measure-Object -Sum).Sum + 2 * ($columns - 1)
+    $out = [System.Collections.Generic.List[string]]::new()
+    $pad = ' ' * $Indent
+    if ($total -le $Width) {
+        $format = { param($cells) $pad + ((0..($columns - 1) | ForEach-Object { $v = if ($_ -lt $cells.Count) { $cells[$_] } else { '' }; $v.PadRight($widths[$_]) }) -join '  ').TrimEnd() }
+        $out.Add((& $format $rows[0]))
+        $out.Add((& $format @($widths | ForEach-Object { '-' * $_ })))
+        for ($ri = 1; $ri -lt $rows.Count; $ri++) { $out.Add((& $format $rows[$ri])) }
+    } elseif ($columns -eq 2 -and $widths[0] -le 40) {
+        # Two columns: the first aligned, the second wrapped beside it.
+        $left = $Indent + $widths[0] + 2
+        $out.Add(($pad + $rows[0][0].PadRight($widths[0]) + '  ' + $rows[0][1]).TrimEnd())
+        $out.Add($pad + ('-' * $widths[0]) + '  ' + ('-' * [Math]::Min($widths[1], $Width - $left)))
+        for ($ri = 1; $ri -lt $rows.Count; $ri++) {
+            $r = $rows[$ri]
+            $text = if ($r.Count -gt 1) { $r[1] } else { '' }
+            $wrapped = @(Format-Wrapped $text 0 ($Width - $left))
+            if ($wrapped.Count -eq 0) { $wrapped = @('') }
+            $out.Add(($pad + $r[0].PadRight($widths[0]) + '  ' + $wrapped[0]).TrimEnd())
+            foreach ($w in ($wrapped | Select-Object -Skip 1)) { $out.Add((' ' * $left) + $w) }
+        }
+    } else {
+        for ($ri = 1; $ri -lt $rows.Count; $ri++) {
+            $r = $rows[$ri]
+            $out.Add($pad + $r[0])
+            $header = $rows[0]
+            for ($c = 1; $c -lt $r.Count; $c++) {
+                if (-not $r[$c]) { continue }
+                $text = if ($columns -gt 2 -and $header[$c]) { "$($header[$c]): $($r[$c])" } else { $r[$c] }
+                foreach ($l in (Format-Wrapped $text ($Indent + 4) $Width)) { $out.Add($l) }
+            }
+        }
+    }
+    return $out
+}
+
 function ConvertTo-AboutText {
     # Markdown about topic -> the classic TOPIC / SHORT DESCRIPTION / LONG DESCRIPTION layout.
     param([string] $Path, [System.Collections.Generic.List[string]] $Problems)
@@ -746,13 +801,30 @@ function ConvertTo-AboutText {
                 $out.Add("  $(ConvertFrom-InlineMarkdown $sub.Heading)")
             }
             $blocks = ConvertTo-Block -Lines $sub.Lines -CodeLanguages @()
-            foreach ($b in $blocks) {
+            for ($bi = 0; $bi -lt $blocks.Count; $bi++) {
+                $b = $blocks[$bi]
                 switch ($b.Kind) {
-                    'para' { foreach ($l in (Format-Wrapped $b.Text 4)) { $out.Add($l) } }
-                    'item' { foreach ($l in (Format-Wrapped $b.Text 4 -HangingIndent 6)) { $out.Add($l) } }
-                    default { foreach ($l in ($b.Text -split "`n")) { $out.Add(("        $l").TrimEnd()) } }
+                    'para' {
+                        # Get-Help about_* lists the first line under SHORT DESCRIPTION as the
+                        # synopsis: keep that paragraph on one line.
+                        $w = if ($heading -eq 'SHORT DESCRIPTION') { [int]::MaxValue } else { 80 }
+                        foreach ($l in (Format-Wrapped $b.Text 4 $w)) { $out.Add($l) }
+                    }
+                    'item' {
+                        $hang = 4 + ($b.Text -split ' ', 2)[0].Length + 1
+                        foreach ($l in (Format-Wrapped $b.Text 4 -HangingIndent $hang)) { $out.Add($l) }
+                    }
+                    default {
+                        $lines = @($b.Text -split "`n")
+                        if ($lines.Count -ge 2 -and @($lines | Where-Object { $_ -notmatch '^\s*\|' }).Count -eq 0) {
+                            foreach ($l in (Format-MarkdownTable $lines)) { $out.Add($l) }
+                        } else {
+                            foreach ($l in $lines) { $out.Add(("        $l").TrimEnd()) }
+                        }
+                    }
                 }
-                $out.Add('')
+                # Items of one list stay together; every other block ends with a blank line.
+                if (-not ($b.Kind -eq 'item' -and $bi + 1 -lt $blocks.Count -and $blocks[$bi + 1].Kind -eq 'item')) { $out.Add('') }
             }
             if ($blocks.Count -eq 0 -and $null -ne $sub.Heading) { $out.Add('') }
         }
