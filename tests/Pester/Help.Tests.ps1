@@ -102,3 +102,53 @@ Describe 'Help for <Name>' -ForEach $cmdletCases {
         Get-HelpText $parameter.description | Should -Not -BeNullOrEmpty -Because "-$_ of $Name needs a description"
     }
 }
+
+Describe 'tools/help/Build-Help.ps1' -ForEach $moduleCases {
+    BeforeAll {
+        $root = (Resolve-Path (Join-Path $PSScriptRoot '..' '..')).Path
+        $script:buildHelp = Join-Path $root 'tools' 'help' 'Build-Help.ps1'
+        $script:docs = Join-Path $root 'docs' 'en-US'
+        $manifest = $env:FLE_MODULE_PATH
+        if (Test-Path -LiteralPath $manifest -PathType Container) { $manifest = Join-Path $manifest 'Fle.psd1' }
+        $script:moduleDir = Split-Path -Parent (Resolve-Path $manifest).Path
+        $script:pwsh = if ($env:FLE_PWSH) { $env:FLE_PWSH } else { Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh') }
+
+        function Invoke-BuildHelp([string] $DocsPath) {
+            # In a fresh pwsh, as the build runs it: the module cannot be imported twice.
+            $out = & $pwsh -NoProfile -NonInteractive -File $buildHelp -ModulePath $moduleDir -DocsPath $DocsPath `
+                -ModuleName $ModuleName -CheckOnly 2>&1
+            [pscustomobject]@{ ExitCode = $LASTEXITCODE; Text = ($out | Out-String) }
+        }
+    }
+
+    It 'accepts the Markdown help of every cmdlet' {
+        $r = Invoke-BuildHelp $docs
+        $r.Text | Should -Not -Match 'problem'
+        $r.ExitCode | Should -Be 0
+    }
+
+    It 'fails and lists every problem at once' {
+        $broken = Join-Path ([System.IO.Path]::GetTempPath()) ('fle-help-' + [guid]::NewGuid().ToString('n').Substring(0, 8))
+        Copy-Item -LiteralPath $docs -Destination $broken -Recurse
+        try {
+            $cmdlets = @(Get-ChildItem $broken -Filter '*-*.md' | Sort-Object Name)
+            $missing = $cmdlets[0].BaseName
+            Remove-Item $cmdlets[0].FullName
+            # Drop a parameter section and the examples of a second file.
+            $second = $cmdlets[1].FullName
+            $text = Get-Content -LiteralPath $second -Raw
+            $parameter = [regex]::Match($text, '(?m)^### -(\w+)').Groups[1].Value
+            $text = [regex]::Replace($text, "(?ms)^### -$parameter\r?\n.*?(?=^### |^## )", '')
+            $text = [regex]::Replace($text, '(?ms)^## EXAMPLES\r?\n.*?(?=^## )', "## EXAMPLES`n`n")
+            Set-Content -LiteralPath $second -Value $text
+
+            $r = Invoke-BuildHelp $broken
+            $r.ExitCode | Should -Not -Be 0
+            $r.Text | Should -Match ([regex]::Escape("${missing}: no Markdown help"))
+            $r.Text | Should -Match ([regex]::Escape("parameter -$parameter has no '### -$parameter' section"))
+            $r.Text | Should -Match 'has 0 example\(s\); at least 2 are required'
+        } finally {
+            Remove-Item -LiteralPath $broken -Recurse -Force
+        }
+    }
+}
