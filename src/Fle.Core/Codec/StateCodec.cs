@@ -89,15 +89,21 @@ public sealed class StateCodec : IDisposable
 
         if (w is not null)
         {
-            byte[] delta;
-            bool renew;
-            lock (w)
+            // Committed (a newer keyframe) or Forget (a delete) may dispose this keyframe's compressor after we
+            // fetched it: then start a new keyframe rather than fail.
+            byte[]? delta = null;
+            var renew = true;
+            try
             {
-                delta = w.Compressor.Wrap(raw).ToArray();
-                renew = w.Policy.ShouldRestart(delta.Length);
-                if (!renew) w.Policy.Accept(delta.Length);
+                lock (w)
+                {
+                    delta = w.Compressor.Wrap(raw).ToArray();
+                    renew = w.Policy.ShouldRestart(delta.Length);
+                    if (!renew) w.Policy.Accept(delta.Length);
+                }
             }
-            if (!renew)
+            catch (ObjectDisposedException) { }
+            if (!renew && delta is not null)
                 return new EncodedState { Codec = StateCodecKind.ZstdDictionary, Data = delta, RawSize = raw.Length, DictionaryId = w.DictionaryId };
         }
 
@@ -152,7 +158,7 @@ public sealed class StateCodec : IDisposable
             switch (codec)
             {
                 case StateCodecKind.Raw:
-                    return data;
+                    return Check(data, rawSize);
                 case StateCodecKind.Zstd:
                     using (var d = new Decompressor())
                         return Check(d.Unwrap(data, rawSize).ToArray(), rawSize);
