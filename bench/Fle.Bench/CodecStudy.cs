@@ -41,10 +41,11 @@ public static class CodecStudy
         foreach (var every in new[] { 25, 100, 400 })
             Add(Keyframed($"zstd-dict L3, keyframe every {every}", states, raw, 3, 3, new FixedPolicy(every)));
         Add(Keyframed("zstd-dict L3, renewal rule, keyframe L3", states, raw, 3, 3, new RenewalPolicy()));
-        Add(Keyframed("zstd-dict L3, renewal rule, keyframe L9 (engine)", states, raw, 3, 9, new RenewalPolicy()));
+        Add(Keyframed("zstd-dict L3, renewal rule, keyframe L9", states, raw, 3, 9, new RenewalPolicy()));
         if (!quick) Add(Keyframed("zstd-dict L6, renewal rule, keyframe L19", states, raw, 6, 19, new RenewalPolicy()));
         Add(Keyframed("zstd-dict L3, renewal, keyframes vs root", states, raw, 3, 9, new RenewalPolicy(), rooted: true));
-        foreach (var f in new[] { 0.5, 0.7, 0.9, 1.2 })
+        Add(Keyframed("zstd-dict L3, rooted, greedy 0.5 (ENGINE)", states, raw, 3, 9, new EnginePolicy(), rooted: true));
+        foreach (var f in quick ? new[] { 0.3, 0.7 } : new[] { 0.3, 0.7, 0.9 })
             Add(Keyframed($"zstd-dict L3, rooted, greedy {f}", states, raw, 3, 9, new GreedyPolicy(f), rooted: true));
         return results;
     }
@@ -98,9 +99,24 @@ public static class CodecStudy
     /// <summary>
     /// Renewal rule: keep the keyframe while the recent delta size (a moving average) stays below the average cost per
     /// step of the current segment, keyframe included; when it exceeds it, a new keyframe lowers the long-run average.
-    /// Mirrors Fle.Core.Codec.KeyframePolicy.
     /// </summary>
     public sealed class RenewalPolicy : IKeyframePolicy
+    {
+        private long _segmentBytes;
+        private int _count;
+        private double _recent = -1;
+        public void Reset(long keyframeCost, int firstDelta) { _segmentBytes = Math.Max(1, keyframeCost); _count = 1; _recent = -1; }
+        public bool ShouldRestart(int delta, int rawSize)
+        {
+            if (_count < 8) return false;
+            var recent = _recent < 0 ? delta : 0.875 * _recent + 0.125 * delta;
+            return recent > (double)_segmentBytes / _count;
+        }
+        public void Accept(int delta) { _segmentBytes += delta; _count++; _recent = _recent < 0 ? delta : 0.875 * _recent + 0.125 * delta; }
+    }
+
+    /// <summary>The engine's policy (Fle.Core.Codec.KeyframePolicy).</summary>
+    public sealed class EnginePolicy : IKeyframePolicy
     {
         private readonly Fle.Core.Codec.KeyframePolicy _p = new();
         public void Reset(long keyframeCost, int firstDelta) => _p.Reset(keyframeCost);

@@ -32,6 +32,9 @@ internal sealed class EncodedState
     internal byte[]? NewDictionaryContent { get; init; }
     internal Compressor? NewCompressor { get; init; }
 
+    /// <summary>The root the new keyframe's dictionary row was compressed against (null: the new keyframe is a root).</summary>
+    internal StateCodec.KeyframeRoot? NewDictionaryRoot { get; init; }
+
     public string CodecName => Name(Codec);
 
     public static string Name(StateCodecKind k) => k switch
@@ -67,7 +70,8 @@ public sealed class StateCodec : IDisposable
     private readonly LruCache<long, byte[]> _dictionaries = new(64, 128L * 1024 * 1024, b => b.Length);
 
     /// <summary>Plan how to store a state. <paramref name="loadLatestDictionary"/> is called once per trajectory per process.</summary>
-    internal EncodedState Encode(string trajectoryId, byte[] raw, Func<(long Id, byte[] Content, int StoredSize)?> loadLatestDictionary)
+    internal EncodedState Encode(string trajectoryId, byte[] raw, Func<(long Id, byte[] Stored)?> loadLatestDictionary,
+        Func<long, byte[]?>? loadDictionaryData = null)
     {
         if (raw.Length < MinDictionaryInput)
             return raw.Length < 64 ? Raw(raw) : Plain(raw);
@@ -79,11 +83,23 @@ public sealed class StateCodec : IDisposable
         if (w is null)
         {
             var latest = loadLatestDictionary();
-            if (latest is { } l && l.Content.Length <= MaxDictionaryInput)
+            if (latest is { } l)
             {
-                w = new WriterState(l.Id, l.Content, l.StoredSize);
-                lock (_gate) _writers[trajectoryId] = w;
-                _dictionaries.Set(l.Id, l.Content);
+                byte[]? kfContent = null;
+                KeyframeRoot? kfRoot = null;
+                try
+                {
+                    kfContent = DecodeDictionary(l.Id, l.Stored, loadDictionaryData);
+                    if (!IsRooted(l.Stored)) kfRoot = new KeyframeRoot(l.Id, kfContent, l.Stored.Length);
+                    else if (FindRoot(l.Id, l.Stored) is { } r) kfRoot = new KeyframeRoot(r.Id, r.Content, r.StoredSize);
+                }
+                catch (Exception e) when (e is FleException or ZstdException) { kfContent = null; } // unreadable: start a new keyframe
+                if (kfContent is not null && kfContent.Length <= MaxDictionaryInput)
+                {
+                    w = new WriterState(l.Id, kfContent, l.Stored.Length, kfRoot);
+                    lock (_gate) _writers[trajectoryId] = w;
+                    _dictionaries.Set(l.Id, kfContent);
+                }
             }
         }
 
@@ -108,16 +124,30 @@ public sealed class StateCodec : IDisposable
         }
 
         // A new keyframe: the state itself becomes the dictionary; compressed against itself it is a few bytes.
+        // Its dictionary row is compressed against the trajectory's root keyframe (FLE's research table and most
+        // of the state do not change), unless that saves less than half: then it becomes a new root, stored plain.
         var content = raw;
         var compressor = new Compressor(CompressionLevel);
         compressor.LoadDictionary(content);
         var self = compressor.Wrap(raw).ToArray();
-        using var plain = new Compressor(KeyframeLevel);
-        var stored = plain.Wrap(content).ToArray();
+        byte[]? stored = null;
+        var root = w?.Root;
+        if (root is not null)
+        {
+            var rooted = root.TryCompress(raw);
+            if (rooted is not null && rooted.Length * 2L <= (long)root.StoredSize * raw.Length / Math.Max(1, root.Content.Length))
+                stored = rooted;
+            else root = null;
+        }
+        if (stored is null)
+        {
+            using var plain = new Compressor(KeyframeLevel);
+            stored = plain.Wrap(content).ToArray();
+        }
         return new EncodedState
         {
             Codec = StateCodecKind.ZstdDictionary, Data = self, RawSize = raw.Length,
-            NewDictionaryData = stored, NewDictionaryContent = content, NewCompressor = compressor,
+            NewDictionaryData = stored, NewDictionaryContent = content, NewCompressor = compressor, NewDictionaryRoot = root,
         };
     }
 
@@ -125,14 +155,16 @@ public sealed class StateCodec : IDisposable
     internal void Committed(string trajectoryId, EncodedState state, long? newDictionaryId)
     {
         if (state.NewCompressor is null || newDictionaryId is null) return;
-        var w = new WriterState(newDictionaryId.Value, state.NewDictionaryContent!, state.NewDictionaryData!.Length + state.Data.Length, state.NewCompressor);
+        // A plain keyframe is the trajectory's new root; a rooted one keeps the root it was compressed against.
+        var root = state.NewDictionaryRoot ?? new KeyframeRoot(newDictionaryId.Value, state.NewDictionaryContent!, state.NewDictionaryData!.Length);
+        var w = new WriterState(newDictionaryId.Value, state.NewDictionaryContent!, state.NewDictionaryData!.Length + state.Data.Length, root, state.NewCompressor);
         WriterState? old;
         lock (_gate)
         {
             _writers.TryGetValue(trajectoryId, out old);
             _writers[trajectoryId] = w;
         }
-        old?.Dispose();
+        old?.Dispose(disposeRoot: !ReferenceEquals(old.Root, root));
         _dictionaries.Set(newDictionaryId.Value, state.NewDictionaryContent!);
     }
 
@@ -147,7 +179,7 @@ public sealed class StateCodec : IDisposable
         {
             if (!_writers.Remove(trajectoryId, out old)) return;
         }
-        old.Dispose();
+        old.Dispose(disposeRoot: true);
     }
 
     /// <summary>Decode a stored state to its exact original bytes.</summary>
@@ -181,14 +213,78 @@ public sealed class StateCodec : IDisposable
         }
     }
 
-    private byte[] GetDictionary(long id, Func<long, byte[]?> loadDictionaryData)
+    private byte[] GetDictionary(long id, Func<long, byte[]?>? loadDictionaryData)
     {
         if (_dictionaries.TryGet(id, out var content)) return content;
-        var stored = loadDictionaryData(id) ?? throw Corrupt($"its keyframe dictionary {id} is missing");
-        using var d = new Decompressor();
-        content = d.Unwrap(stored, MaxDictionaryInput).ToArray();
+        var stored = loadDictionaryData?.Invoke(id) ?? throw Corrupt($"its keyframe dictionary {id} is missing");
+        content = DecodeDictionary(id, stored, loadDictionaryData);
         _dictionaries.Set(id, content);
         return content;
+    }
+
+    // ------------------------------------------------------------------ rooted keyframe dictionaries
+    //
+    // A state_dictionaries row holds either a plain zstd frame of the keyframe (every Fle so far), or a rooted one:
+    // "FLR1", the root keyframe's size (uint32 LE) and fingerprint (first 8 bytes of its SHA-256), then a zstd frame
+    // compressed with the root keyframe (a plain row of the same trajectory) as its dictionary. The root is found by
+    // trajectory, raw_size and fingerprint, never by id, so exports and imports that renumber rows keep it valid.
+    // Any state still decodes from its own row, its keyframe and that keyframe's root: three rows, O(1).
+
+    private static ReadOnlySpan<byte> RootedMagic => "FLR1"u8;
+    private const int RootedHeader = 16;
+
+    /// <summary>Candidate roots of a keyframe: (id, stored data) of the rows of its trajectory with that raw size. Set by the store.</summary>
+    internal Func<long, int, IEnumerable<(long Id, byte[] Data)>>? RootCandidates { get; set; }
+
+    private readonly Dictionary<ulong, (long Id, int StoredSize)> _rootsByFingerprint = new();
+
+    internal static bool IsRooted(ReadOnlySpan<byte> stored) => stored.Length >= RootedHeader && stored[..4].SequenceEqual(RootedMagic);
+
+    internal static ulong Fingerprint(ReadOnlySpan<byte> content) => BinaryPrimitives.ReadUInt64LittleEndian(System.Security.Cryptography.SHA256.HashData(content));
+
+    internal static byte[] RootedData(byte[] rootContent, ReadOnlySpan<byte> frame)
+    {
+        var data = new byte[RootedHeader + frame.Length];
+        RootedMagic.CopyTo(data);
+        BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(4), (uint)rootContent.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(data.AsSpan(8), Fingerprint(rootContent));
+        frame.CopyTo(data.AsSpan(RootedHeader));
+        return data;
+    }
+
+    private byte[] DecodeDictionary(long id, byte[] stored, Func<long, byte[]?>? loadDictionaryData)
+    {
+        using var d = new Decompressor();
+        if (!IsRooted(stored)) return d.Unwrap(stored, MaxDictionaryInput).ToArray();
+        var root = FindRoot(id, stored) ?? throw Corrupt($"the root keyframe of keyframe dictionary {id} is missing");
+        d.LoadDictionary(root.Content);
+        return d.Unwrap(stored.AsSpan(RootedHeader), MaxDictionaryInput).ToArray();
+    }
+
+    private (long Id, byte[] Content, int StoredSize)? FindRoot(long keyframeId, byte[] stored)
+    {
+        var size = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored.AsSpan(4));
+        var fingerprint = BinaryPrimitives.ReadUInt64LittleEndian(stored.AsSpan(8));
+        (long Id, int StoredSize) known;
+        bool found;
+        lock (_rootsByFingerprint) found = _rootsByFingerprint.TryGetValue(fingerprint, out known);
+        if (found && _dictionaries.TryGet(known.Id, out var cached) && cached.Length == size) return (known.Id, cached, known.StoredSize);
+        foreach (var (cid, data) in RootCandidates?.Invoke(keyframeId, size) ?? [])
+        {
+            if (IsRooted(data)) continue;
+            byte[] content;
+            try
+            {
+                using var d = new Decompressor();
+                content = d.Unwrap(data, MaxDictionaryInput).ToArray();
+            }
+            catch (ZstdException) { continue; }
+            if (content.Length != size || Fingerprint(content) != fingerprint) continue;
+            _dictionaries.Set(cid, content);
+            lock (_rootsByFingerprint) _rootsByFingerprint[fingerprint] = (cid, data.Length);
+            return (cid, content, data.Length);
+        }
+        return null;
     }
 
     /// <summary>Compress without a dictionary (used for keyframe rows and export helpers).</summary>
@@ -218,16 +314,52 @@ public sealed class StateCodec : IDisposable
     {
         lock (_gate)
         {
-            foreach (var w in _writers.Values) w.Dispose();
+            foreach (var w in _writers.Values) w.Dispose(disposeRoot: true);
             _writers.Clear();
         }
     }
 
-    private sealed class WriterState : IDisposable
+    /// <summary>A trajectory's root keyframe and a compressor that uses it as dictionary (for new keyframe rows).</summary>
+    internal sealed class KeyframeRoot(long id, byte[] content, int storedSize) : IDisposable
     {
-        public WriterState(long id, byte[] content, long keyframeCost, Compressor? compressor = null)
+        private Compressor? _compressor;
+        private bool _disposed;
+        public long Id { get; } = id;
+        public byte[] Content { get; } = content;
+        public int StoredSize { get; } = storedSize;
+
+        /// <summary>The rooted dictionary data for a new keyframe, or null when this root was disposed meanwhile.</summary>
+        public byte[]? TryCompress(byte[] raw)
+        {
+            lock (this)
+            {
+                if (_disposed) return null;
+                if (_compressor is null)
+                {
+                    _compressor = new Compressor(KeyframeLevel);
+                    _compressor.LoadDictionary(Content);
+                }
+                return RootedData(Content, _compressor.Wrap(raw));
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (this)
+            {
+                _disposed = true;
+                _compressor?.Dispose();
+                _compressor = null;
+            }
+        }
+    }
+
+    private sealed class WriterState
+    {
+        public WriterState(long id, byte[] content, long keyframeCost, KeyframeRoot? root, Compressor? compressor = null)
         {
             DictionaryId = id;
+            Root = root;
             Policy.Reset(keyframeCost);
             if (compressor is null)
             {
@@ -240,7 +372,13 @@ public sealed class StateCodec : IDisposable
         public long DictionaryId { get; }
         public Compressor Compressor { get; }
         public KeyframePolicy Policy { get; } = new();
-        public void Dispose() => Compressor.Dispose();
+        public KeyframeRoot? Root { get; }
+
+        public void Dispose(bool disposeRoot)
+        {
+            Compressor.Dispose();
+            if (disposeRoot) Root?.Dispose();
+        }
     }
 }
 

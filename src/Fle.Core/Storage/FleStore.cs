@@ -17,6 +17,7 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
     protected FleStore(FleSettings settings)
     {
         Settings = settings;
+        Codec.RootCandidates = LoadRootCandidates;
     }
 
     /// <summary>Open (and create or upgrade the schema of) the database the settings name.</summary>
@@ -298,7 +299,7 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         for (var attempt = 0; ; attempt++)
         {
             // Compress before the write transaction: the database lock is held only for the write itself.
-            var state = input.GameState is { } raw ? Codec.Encode(input.TrajectoryId, raw, () => LoadLatestDictionary(input.TrajectoryId)) : null;
+            var state = input.GameState is { } raw ? Codec.Encode(input.TrajectoryId, raw, () => LoadLatestDictionary(input.TrajectoryId), LoadDictionaryData) : null;
             try
             {
                 var (stepId, stateId, newDict) = await RunAsync(
@@ -339,17 +340,28 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         };
     }
 
-    private (long, byte[], int)? LoadLatestDictionary(string trajectoryId)
+    private (long, byte[])? LoadLatestDictionary(string trajectoryId)
     {
         using var conn = OpenConnection();
         using var cmd = Command(conn, "SELECT id, data FROM state_dictionaries WHERE trajectory_id = @t ORDER BY id DESC LIMIT 1");
         Param(cmd, "@t", trajectoryId);
         using var r = cmd.ExecuteReader();
         if (!r.Read()) return null;
-        var id = r.GetInt64(0);
-        var stored = (byte[])r.GetValue(1);
-        using var d = new ZstdSharp.Decompressor();
-        return (id, d.Unwrap(stored, int.MaxValue).ToArray(), stored.Length);
+        return (r.GetInt64(0), (byte[])r.GetValue(1));
+    }
+
+    /// <summary>The keyframes of a keyframe's trajectory with a given raw size (where its root keyframe is).</summary>
+    private List<(long, byte[])> LoadRootCandidates(long keyframeId, int rawSize)
+    {
+        using var conn = OpenConnection();
+        using var cmd = Command(conn, "SELECT d.id, d.data FROM state_dictionaries d WHERE d.trajectory_id = " +
+            "(SELECT k.trajectory_id FROM state_dictionaries k WHERE k.id = @k) AND d.raw_size = @size AND d.id <> @k ORDER BY d.id");
+        Param(cmd, "@k", keyframeId);
+        Param(cmd, "@size", rawSize);
+        using var r = cmd.ExecuteReader();
+        var list = new List<(long, byte[])>();
+        while (r.Read()) list.Add((r.GetInt64(0), (byte[])r.GetValue(1)));
+        return list;
     }
 
     private byte[]? LoadDictionaryData(long id)

@@ -15,7 +15,6 @@ public sealed class SqliteStore : FleStore
 {
     internal const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
     private const int MaxBusyRetries = 8;
-    internal static int NewFilePageSize = int.TryParse(Environment.GetEnvironmentVariable("FLE_BENCH_PAGE_SIZE"), out var p) ? p : 8192;
     private readonly string _connectionString;
 
     private static readonly SqlText SqliteSql = SqlText.Build(alias => $"{alias}.metadata", "{0}");
@@ -57,10 +56,6 @@ public sealed class SqliteStore : FleStore
         await RunAsync(async c =>
         {
             await using var conn = await OpenConnectionAsync(c).ConfigureAwait(false);
-            // A new file gets larger pages: a step row (agent code + feedback, ~3 KB) then shares its page instead of
-            // leaving a quarter of a 4 KiB page empty. An existing file keeps its page size.
-            await using (var ps = Command(conn, $"PRAGMA page_size = {NewFilePageSize}"))
-                await ps.ExecuteNonQueryAsync(c).ConfigureAwait(false);
             await using (var wal = Command(conn, "PRAGMA journal_mode=WAL"))
                 await wal.ExecuteScalarAsync(c).ConfigureAwait(false);
             await MigrateAsync((SqliteConnection)conn, c).ConfigureAwait(false);
