@@ -120,7 +120,7 @@ public static class CodecStudy
     {
         private readonly Fle.Core.Codec.KeyframePolicy _p = new();
         public void Reset(long keyframeCost, int firstDelta) => _p.Reset(keyframeCost);
-        public bool ShouldRestart(int delta, int rawSize) => _p.ShouldRestart(delta);
+        public bool ShouldRestart(int delta, int rawSize) => _p.ShouldRestart(delta, rawSize);
         public void Accept(int delta) => _p.Accept(delta);
     }
 

@@ -19,8 +19,11 @@ internal sealed class KeyframePolicy
     /// <summary>A new segment starts with a keyframe that cost <paramref name="keyframeCost"/> bytes.</summary>
     public void Reset(long keyframeCost) => _keyframeCost = Math.Max(1, keyframeCost);
 
-    /// <summary>Would a new keyframe be cheaper, from here on, than this delta and the ones like it that follow?</summary>
-    public bool ShouldRestart(int delta) => delta > Factor * _keyframeCost && delta > 256;
+    /// <summary>
+    /// Would a new keyframe be cheaper, from here on, than this delta and the ones like it that follow? Also when the
+    /// keyframe barely helps (the delta is over a quarter of the raw state: the state is unlike its keyframe).
+    /// </summary>
+    public bool ShouldRestart(int delta, int rawSize) => delta > 256 && (delta > Factor * _keyframeCost || delta > rawSize / 4);
 
     /// <summary>The delta was stored.</summary>
     public void Accept(int delta) { }

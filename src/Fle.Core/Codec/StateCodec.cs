@@ -114,7 +114,7 @@ public sealed class StateCodec : IDisposable
                 lock (w)
                 {
                     delta = w.Compressor.Wrap(raw).ToArray();
-                    renew = w.Policy.ShouldRestart(delta.Length);
+                    renew = w.Policy.ShouldRestart(delta.Length, raw.Length);
                     if (!renew) w.Policy.Accept(delta.Length);
                 }
             }
@@ -125,7 +125,7 @@ public sealed class StateCodec : IDisposable
 
         // A new keyframe: the state itself becomes the dictionary; compressed against itself it is a few bytes.
         // Its dictionary row is compressed against the trajectory's root keyframe (FLE's research table and most
-        // of the state do not change), unless that saves less than half: then it becomes a new root, stored plain.
+        // of the state do not change), unless that saves less than a tenth: then it becomes a new root, stored plain.
         var content = raw;
         var compressor = new Compressor(CompressionLevel);
         compressor.LoadDictionary(content);
@@ -135,7 +135,7 @@ public sealed class StateCodec : IDisposable
         if (root is not null)
         {
             var rooted = root.TryCompress(raw);
-            if (rooted is not null && rooted.Length * 2L <= (long)root.StoredSize * raw.Length / Math.Max(1, root.Content.Length))
+            if (rooted is not null && rooted.Length * 10L <= 9L * root.StoredSize * raw.Length / Math.Max(1, root.Content.Length))
                 stored = rooted;
             else root = null;
         }
