@@ -20,7 +20,7 @@ if ($Backend -eq 'sqlite') {
 } else {
     $cs = & dotnet $BenchDll pgdb --pg $PgAdmin --name fle_bench_pwsh
     & dotnet $BenchDll pgdb --pg $PgAdmin --name fle_bench_pwsh_baseline | Out-Null
-    Connect-FleDatabase -Type Postgres -ConnectionString $cs
+    Connect-FleDatabase -ConnectionString $cs
 }
 $run = New-FleTrajectory -TaskId bench_pwsh
 $size = [math]::Ceiling($steps.Count / $Blocks)
