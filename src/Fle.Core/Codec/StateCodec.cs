@@ -71,7 +71,7 @@ public sealed class StateCodec : IDisposable
 
     /// <summary>Plan how to store a state. <paramref name="loadLatestDictionary"/> is called once per trajectory per process.</summary>
     internal EncodedState Encode(string trajectoryId, byte[] raw, Func<(long Id, byte[] Stored)?> loadLatestDictionary,
-        Func<long, byte[]?>? loadDictionaryData = null)
+        Func<long, byte[]?>? loadDictionaryData = null, Func<long, int, bool>? rootStillStored = null)
     {
         if (raw.Length < MinDictionaryInput)
             return raw.Length < 64 ? Raw(raw) : Plain(raw);
@@ -132,6 +132,9 @@ public sealed class StateCodec : IDisposable
         var self = compressor.Wrap(raw).ToArray();
         byte[]? stored = null;
         var root = w?.Root;
+        // The root is referenced by fingerprint, not by a foreign key: make sure it is still stored (the trajectory
+        // may have been deleted and recreated by another store since this one cached it). Once per keyframe.
+        if (root is not null && rootStillStored is not null && !rootStillStored(root.Id, root.Content.Length)) root = null;
         if (root is not null)
         {
             var rooted = root.TryCompress(raw);

@@ -299,7 +299,8 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         for (var attempt = 0; ; attempt++)
         {
             // Compress before the write transaction: the database lock is held only for the write itself.
-            var state = input.GameState is { } raw ? Codec.Encode(input.TrajectoryId, raw, () => LoadLatestDictionary(input.TrajectoryId), LoadDictionaryData) : null;
+            var state = input.GameState is { } raw ? Codec.Encode(input.TrajectoryId, raw, () => LoadLatestDictionary(input.TrajectoryId), LoadDictionaryData,
+                (root, size) => RootStillStored(input.TrajectoryId, root, size)) : null;
             try
             {
                 var (stepId, stateId, newDict) = await RunAsync(
@@ -348,6 +349,16 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         using var r = cmd.ExecuteReader();
         if (!r.Read()) return null;
         return (r.GetInt64(0), (byte[])r.GetValue(1));
+    }
+
+    private bool RootStillStored(string trajectoryId, long rootId, int rawSize)
+    {
+        using var conn = OpenConnection();
+        using var cmd = Command(conn, "SELECT 1 FROM state_dictionaries WHERE id = @id AND trajectory_id = @t AND raw_size = @size");
+        Param(cmd, "@id", rootId);
+        Param(cmd, "@t", trajectoryId);
+        Param(cmd, "@size", rawSize);
+        return cmd.ExecuteScalar() is not null;
     }
 
     /// <summary>The keyframes of a keyframe's trajectory with a given raw size (where its root keyframe is).</summary>
