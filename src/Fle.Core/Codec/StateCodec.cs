@@ -59,7 +59,7 @@ public sealed class StateCodec : IDisposable
     /// <summary>zstd level of the deltas (states compressed against their keyframe) and of plain states.</summary>
     public const int CompressionLevel = 3;
 
-    /// <summary>zstd level of a keyframe's dictionary row (written once per segment, so it can afford more).</summary>
+    /// <summary>zstd level of a root keyframe's dictionary row (plain; written rarely, so it can afford more).</summary>
     public const int KeyframeLevel = 9;
     private const int MinDictionaryInput = 256;
     private const int MaxDictionaryInput = 16 * 1024 * 1024;
@@ -245,12 +245,12 @@ public sealed class StateCodec : IDisposable
 
     internal static ulong Fingerprint(ReadOnlySpan<byte> content) => BinaryPrimitives.ReadUInt64LittleEndian(System.Security.Cryptography.SHA256.HashData(content));
 
-    internal static byte[] RootedData(byte[] rootContent, ReadOnlySpan<byte> frame)
+    internal static byte[] RootedData(int rootSize, ulong rootFingerprint, ReadOnlySpan<byte> frame)
     {
         var data = new byte[RootedHeader + frame.Length];
         RootedMagic.CopyTo(data);
-        BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(4), (uint)rootContent.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(data.AsSpan(8), Fingerprint(rootContent));
+        BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(4), (uint)rootSize);
+        BinaryPrimitives.WriteUInt64LittleEndian(data.AsSpan(8), rootFingerprint);
         frame.CopyTo(data.AsSpan(RootedHeader));
         return data;
     }
@@ -326,6 +326,7 @@ public sealed class StateCodec : IDisposable
     internal sealed class KeyframeRoot(long id, byte[] content, int storedSize) : IDisposable
     {
         private Compressor? _compressor;
+        private ulong _fingerprint;
         private bool _disposed;
         public long Id { get; } = id;
         public byte[] Content { get; } = content;
@@ -339,10 +340,12 @@ public sealed class StateCodec : IDisposable
                 if (_disposed) return null;
                 if (_compressor is null)
                 {
-                    _compressor = new Compressor(KeyframeLevel);
+                    // level 3: a rooted keyframe is written every few steps; level 9 saved about 1 % for 3x the time
+                    _compressor = new Compressor(CompressionLevel);
                     _compressor.LoadDictionary(Content);
+                    _fingerprint = Fingerprint(Content);
                 }
-                return RootedData(Content, _compressor.Wrap(raw));
+                return RootedData(Content.Length, _fingerprint, _compressor.Wrap(raw));
             }
         }
 
