@@ -10,6 +10,7 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'CmdletTestHelpers.psm1') -Force
     Import-Module (Get-FleModulePath) -Force
     $moduleDir = Split-Path (Get-FleModulePath)
+    $exportCount = @((Import-PowerShellDataFile (Get-FleModulePath)).CmdletsToExport).Count
     $work = New-FleTestDirectory
     $clean = @{ FLE_DB_TYPE = $null; SQLITE_DB_FILE = $null }
     $nuget = Join-Path (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path '.tools/nuget'
@@ -170,7 +171,7 @@ Save-FleCheckpoint -TrajectoryId `$t2.Id -StepNumber 0 -AgentCode a -Environment
         $r.ExitCode | Should -Be 0 -Because $r.Error
         $r.Output | Should -Contain 'removed=True'
         $r.Output | Should -Contain "base=$(Split-Path $copyB)"
-        $r.Output | Should -Contain 'cmdlets=13'
+        $r.Output | Should -Contain "cmdlets=$exportCount"
         $r.Output | Should -Contain 'found=first_copy'
         $r.Output | Should -Contain 'type=True'
         $r.Output | Should -Contain 'cp=True'
@@ -188,7 +189,7 @@ Connect-FleDatabase -Path '$work/force.db'
 'new=' + ((New-FleTrajectory -TaskId forced) -is [FleTrajectory])
 "@
         $r.ExitCode | Should -Be 0 -Because $r.Error
-        $r.Output | Should -Contain 'cmdlets=13'
+        $r.Output | Should -Contain "cmdlets=$exportCount"
         $r.Output | Should -Contain 'new=True'
     }
 
