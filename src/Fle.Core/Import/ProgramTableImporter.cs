@@ -275,7 +275,7 @@ public static class FleProgramTableImporter
         public required object? Version, ProcessId, Instance;
         public string? VersionDescription, ModelColumn, FirstMeta;
         public long Position;
-        public bool Checked, Exists;
+        public bool Checked, Exists, CreatedHere;
         public FleImportDecision? Decision;
         public HashSet<long> ImportedPrograms = [];
         public Dictionary<long, long?> TakenSteps = [];
@@ -483,7 +483,7 @@ public static class FleProgramTableImporter
             run.ImportedPrograms.Add(id);
             if (run.Written++ == 0)
             {
-                if (run.Exists) _updated++;
+                if (run.Exists && !run.CreatedHere) _updated++;
                 else _created++;
                 _trajectoryIds.Add(run.TrajectoryId);
             }
@@ -540,7 +540,12 @@ public static class FleProgramTableImporter
             run.Exists = true;
             await foreach (var s in target.GetStepsAsync(run.TrajectoryId, default, false, ct).ConfigureAwait(false))
             {
-                long? program = s.Metadata.TryGetValue(ProgramIdKey, out var v) && v is long l ? l : null;
+                long? program = s.Metadata.TryGetValue(ProgramIdKey, out var v) ? v switch
+                {
+                    long l => l,
+                    double d when d == Math.Floor(d) && Math.Abs(d) < 1e15 => (long)d,
+                    _ => null,
+                } : null;
                 run.TakenSteps[s.StepNumber] = program;
                 if (program is { } p) run.ImportedPrograms.Add(p);
             }
@@ -558,6 +563,7 @@ public static class FleProgramTableImporter
                 // Another import of the same source created it meanwhile: add to it.
             }
             run.Exists = true;
+            run.CreatedHere = true;
         }
 
         private string TrajectoryMetadata(OpenRun run)

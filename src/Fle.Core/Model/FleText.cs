@@ -115,7 +115,7 @@ public static class FleJson
             (d, p) => { d[p.Name] = ToValue(p.Value); return d; }),
         JsonValueKind.Array => e.EnumerateArray().Select(ToValue).ToArray(),
         JsonValueKind.String => e.GetString(),
-        JsonValueKind.Number => e.TryGetInt64(out var l) ? l : e.GetDouble(),
+        JsonValueKind.Number => e.TryGetInt64(out var l) ? (object)l : e.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => null,
