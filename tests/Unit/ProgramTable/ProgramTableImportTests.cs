@@ -416,6 +416,56 @@ public sealed class ProgramTableImportTests
     }
 
     [Fact]
+    public async Task SQLite_CURRENT_TIMESTAMP_defaults_are_read_as_UTC()
+    {
+        await using var db = SqliteProgramsDatabase.Create();
+        var before = DateTime.UtcNow.AddSeconds(-2);
+        // As FLE's create_program inserts: created_at left to its DEFAULT CURRENT_TIMESTAMP.
+        await db.ExecAsync($"INSERT INTO programs (code, state_json, conversation_json, version, version_description, meta, depth) VALUES ('print(1)', '{FleSamples.State(1)}', '{{}}', 1, '{FleSamples.IronDescription}', '{FleSamples.Meta(0)}', 0.5)");
+        var after = DateTime.UtcNow.AddSeconds(2);
+        await using var target = await db.NewTargetAsync(FleBackend.Sqlite);
+        await FleProgramTableImporter.ImportAsync(target, Options(db));
+        var t = Assert.Single(await target.GetAllTrajectoriesAsync());
+        Assert.InRange(t.StartTime, before, after);
+        Assert.Equal(t.StartTime, t.EndTime);
+    }
+
+    [PostgresFact]
+    public async Task Postgres_TIMESTAMP_defaults_are_read_in_the_servers_time_zone()
+    {
+        // FLE's PostgreSQL column is TIMESTAMP (no zone): CURRENT_TIMESTAMP is stored as local time of the server's TimeZone.
+        var cs = await PostgresTestServer.CreateDatabaseAsync("fle_tz");
+        var name = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database;
+        await using (var c = new Npgsql.NpgsqlConnection(cs))
+        {
+            await c.OpenAsync();
+            await using var cmd = new Npgsql.NpgsqlCommand($"ALTER DATABASE {name} SET timezone TO 'America/New_York'", c);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        Npgsql.NpgsqlConnection.ClearAllPools();
+        var before = DateTime.UtcNow.AddSeconds(-2);
+        await using (var c = new Npgsql.NpgsqlConnection(cs))
+        {
+            await c.OpenAsync();
+            await using var ddl = new Npgsql.NpgsqlCommand(FleProgramsDatabase.PostgresDdl(), c);
+            await ddl.ExecuteNonQueryAsync();
+            await using var ins = new Npgsql.NpgsqlCommand(
+                "INSERT INTO programs (code, state_json, conversation_json, version, version_description, meta, depth) VALUES ('print(1)', @s, '{}', 1, @d, @m, 0.5)", c);
+            ins.Parameters.AddWithValue("s", FleSamples.State(1));
+            ins.Parameters.AddWithValue("d", FleSamples.IronDescription);
+            ins.Parameters.AddWithValue("m", FleSamples.Meta(0));
+            await ins.ExecuteNonQueryAsync();
+        }
+        var after = DateTime.UtcNow.AddSeconds(2);
+        await using var db = SqliteProgramsDatabase.Create();
+        await using var target = await db.NewTargetAsync(FleBackend.Sqlite);
+        var r = await FleProgramTableImporter.ImportAsync(target, new FleProgramImportOptions { ConnectionString = cs });
+        Assert.Equal(1, r.Checkpoints);
+        var t = Assert.Single(await target.GetAllTrajectoriesAsync());
+        Assert.InRange(t.StartTime, before, after);
+    }
+
+    [Fact]
     public void Step_numbers_from_depth()
     {
         Assert.Equal(1, FleProgramTableImporter.StepFromDepth(1, FleStepNumbering.Depth));
