@@ -43,3 +43,36 @@ public abstract partial class StoreContractTests
         Assert.Equal(1, await Db.CountAsync("SELECT COUNT(*) FROM trajectories"));
     }
 }
+
+public abstract partial class StoreContractTests
+{
+    [ContractFact]
+    public async Task Damaged_state_rows_fail_with_CorruptGameState_on_every_read_path()
+    {
+        var t = await NewTrajectoryAsync();
+        await CheckpointAsync(t.Id, 0, GameState(91, 0, 10_000));                     // keyframe (zstd-dict)
+        await CheckpointAsync(t.Id, 1, GameState(91, 1, 10_000));                     // delta (zstd-dict)
+        await CheckpointAsync(t.Id, 2, [0x37, 0xA4, 0x30, 0xEC, .. GameState(91, 2, 5_000)]); // plain zstd
+        await CheckpointAsync(t.Id, 3, [1, 2, 3]);                                     // raw
+        await CheckpointAsync(t.Id, 4, GameState(91, 4, 10_000));                     // intact
+
+        await Db.ExecAsync("UPDATE game_states SET state_data = @d WHERE trajectory_id = @t AND step_number = 1", ("@d", RandomBytes(300, 1)), ("@t", t.Id));
+        await Db.ExecAsync("UPDATE game_states SET raw_size = raw_size + 1 WHERE trajectory_id = @t AND step_number IN (2, 3)", ("@t", t.Id));
+        await Db.ExecAsync("UPDATE game_states SET codec = 9 WHERE trajectory_id = @t AND step_number = 0", ("@t", t.Id));
+
+        var cold = await OpenStoreAsync();
+        foreach (var step in new long[] { 0, 1, 2, 3 })
+        {
+            await ThrowsFle(FleErrorIds.CorruptState, () => cold.GetCheckpointAsync(t.Id, step));
+            await ThrowsFle(FleErrorIds.CorruptState, () => cold.GetStepsAsync(t.Id, FleStepRange.Single(step), includeGameState: true).ToListAsync());
+        }
+        await ThrowsFle(FleErrorIds.CorruptState, () => cold.GetTrajectoryStepsAsync(t.Id));
+        // the rest still reads; steps without their states too
+        SameBytes(GameState(91, 4, 10_000), (await cold.GetLatestCheckpointAsync(t.Id))!.GameState, "intact step 4");
+        Assert.Equal(5, (await cold.GetStepsAsync(t.Id).ToListAsync()).Count);
+
+        // a damaged keyframe dictionary breaks the states that use it, for a store that has not cached it
+        await Db.ExecAsync("UPDATE state_dictionaries SET data = @d WHERE trajectory_id = @t", ("@d", RandomBytes(500, 2)), ("@t", t.Id));
+        await ThrowsFle(FleErrorIds.CorruptState, async () => await (await OpenStoreAsync()).GetCheckpointAsync(t.Id, 4));
+    }
+}
