@@ -10,7 +10,8 @@ BeforeDiscovery {
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    Import-Module (Get-FleModulePath) -Force
+    # Not -Force: a forced re-import of an already loaded Fle leaves it without cmdlets (see Help.Tests.ps1).
+    if (-not (Get-Command Import-FleProgramTable -ErrorAction SilentlyContinue)) { Import-Module (Get-FleModulePath) }
 
     function Get-FleProgramsDdl([string] $Backend, [string] $MetaType = 'TEXT') {
         # fle/commons/db_client.py: create_default_sqlite_db / create_default_postgres_db
