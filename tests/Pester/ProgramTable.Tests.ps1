@@ -192,6 +192,21 @@ Describe 'Import-FleProgramTable refusals' {
             Should -Throw -ErrorId 'FleProgramTableInvalid,Fle.PowerShell.Commands.ImportFleProgramTableCommand'
     }
 
+    It 'stops at the first skipped row with -ErrorAction Stop' {
+        $sub = Join-Path $dir 'stop'
+        New-Item -ItemType Directory $sub | Out-Null
+        $src = New-FleProgramsSource 'Sqlite' 'TEXT' $sub
+        { Import-FleProgramTable -Path $src.Path -Connection $conn -ErrorAction Stop } |
+            Should -Throw -ErrorId 'FleProgramRowSkipped,Fle.PowerShell.Commands.ImportFleProgramTableCommand'
+        # The engine was cancelled and awaited, not left writing in the background: a re-run completes the import.
+        $r = Import-FleProgramTable -Path $src.Path -Connection $conn -ErrorAction SilentlyContinue
+        ($r.Steps + $r.AlreadyImported) | Should -Be 3
+        $t = Get-FleTrajectory -Connection $conn
+        $t.StepCount | Should -Be 3
+        $t.Status | Should -Be 'Failed' # the interrupted import left it running; the re-run finished it
+        $t.EndTime | Should -Be ([datetime]::new(2025, 3, 1, 9, 2, 0, [DateTimeKind]::Utc))
+    }
+
     It 'refuses a missing file, resolving the path through PowerShell' {
         Push-Location $dir
         try {

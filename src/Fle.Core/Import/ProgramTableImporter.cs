@@ -275,7 +275,7 @@ public static class FleProgramTableImporter
         public required object? Version, ProcessId, Instance;
         public string? VersionDescription, ModelColumn, FirstMeta;
         public long Position;
-        public bool Checked, Exists, CreatedHere;
+        public bool Checked, Exists, CreatedHere, WasRunning, HasOtherSteps;
         public FleImportDecision? Decision;
         public HashSet<long> ImportedPrograms = [];
         public Dictionary<long, long?> TakenSteps = [];
@@ -536,8 +536,10 @@ public static class FleProgramTableImporter
         {
             if (run.Checked) return;
             run.Checked = true;
-            if (!await target.TrajectoryExistsAsync(run.TrajectoryId, ct).ConfigureAwait(false)) return;
+            var existing = await target.GetTrajectoryAsync(run.TrajectoryId, ct).ConfigureAwait(false);
+            if (existing is null) return;
             run.Exists = true;
+            run.WasRunning = existing.Status == FleTrajectoryStatus.Running;
             await foreach (var s in target.GetStepsAsync(run.TrajectoryId, default, false, ct).ConfigureAwait(false))
             {
                 long? program = s.Metadata.TryGetValue(ProgramIdKey, out var v) ? v switch
@@ -548,6 +550,7 @@ public static class FleProgramTableImporter
                 } : null;
                 run.TakenSteps[s.StepNumber] = program;
                 if (program is { } p) run.ImportedPrograms.Add(p);
+                else run.HasOtherSteps = true;
             }
         }
 
@@ -664,7 +667,12 @@ public static class FleProgramTableImporter
         {
             foreach (var run in _open.Values)
             {
-                if (run.Written == 0 || run.Decision != FleImportDecision.Import) continue;
+                // Finish what this import wrote to, and a trajectory an interrupted import left running (unless steps
+                // were added to it in Fle since: then it was resumed on purpose and stays as it is).
+                var interrupted = run.Written == 0 && run.WasRunning && !run.HasOtherSteps && run.ImportedPrograms.Count > 0;
+                if (run.Written == 0 && !interrupted) continue;
+                run.Decision ??= Decide(run);
+                if (run.Decision != FleImportDecision.Import) continue;
                 var status = run.LastError ? FleTrajectoryStatus.Failed : FleTrajectoryStatus.Completed;
                 var end = run.LastCreatedAt ?? FleClock.UtcNow();
                 await target.SetTrajectoryEndAsync(run.TrajectoryId, status, end, ct).ConfigureAwait(false);

@@ -42,10 +42,22 @@ public sealed class ImportFleProgramTableCommand : FleCmdlet
         };
         WriteVerbose($"Importing FLE's programs table from {(sqlitePath ?? "PostgreSQL")} into the {store.Backend} database {store.Location}.");
 
-        var work = Task.Run(() => FleProgramTableImporter.ImportAsync(store, options, CancelToken));
+        // Stopped early (Ctrl+C, or -ErrorAction Stop on a skipped row): the worker is cancelled and awaited, never left running.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(CancelToken);
+        _stop = stop.Token;
+        var work = Task.Run(() => FleProgramTableImporter.ImportAsync(store, options, stop.Token));
         var queue = _queue;
         work.ContinueWith(_ => queue.CompleteAdding(), TaskScheduler.Default);
-        Pump();
+        try
+        {
+            Pump();
+        }
+        catch
+        {
+            stop.Cancel();
+            try { work.Wait(); } catch (AggregateException) { /* cancelled or failed: the pipeline's own error wins */ }
+            throw;
+        }
         WriteProgress(new ProgressRecord(ActivityId, "Importing FLE programs", "Done") { RecordType = ProgressRecordType.Completed });
 
         FleProgramImportResult result;
@@ -71,6 +83,7 @@ public sealed class ImportFleProgramTableCommand : FleCmdlet
     // The engine runs on a worker thread; everything that talks to the host (errors, warnings, progress,
     // ShouldProcess) is queued here and run on the pipeline thread by Pump().
     private BlockingCollection<Action> _queue = new();
+    private CancellationToken _stop;
     private FleProgramImportProgress? _progress;
     private FleProgramImportProgress? _shownProgress;
     private DateTime _progressShownAt = DateTime.MinValue;
@@ -94,7 +107,7 @@ public sealed class ImportFleProgramTableCommand : FleCmdlet
             try { done.SetResult(func()); }
             catch (Exception e) { done.SetException(e); }
         });
-        done.Task.Wait(CancelToken);
+        done.Task.Wait(_stop);
         return done.Task.GetAwaiter().GetResult();
     }
 

@@ -466,6 +466,53 @@ public sealed class ProgramTableImportTests
     }
 
     [Fact]
+    public async Task An_interrupted_import_is_completed_by_the_next_one()
+    {
+        await using var db = SqliteProgramsDatabase.Create();
+        var scenario = new FleProgramScenario();
+        await scenario.BuildAsync(db);
+        await using var target = await db.NewTargetAsync(FleBackend.Sqlite);
+        using var cts = new CancellationTokenSource();
+        var options = new FleProgramImportOptions
+        {
+            SqlitePath = db.Path,
+            Progress = new CancelAt(cts, steps: 5),
+        };
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => FleProgramTableImporter.ImportAsync(target, options, cts.Token));
+        Assert.Contains(await target.GetAllTrajectoriesAsync(), t => t.Status == FleTrajectoryStatus.Running);
+
+        var r = await FleProgramTableImporter.ImportAsync(target, Options(db));
+        Assert.Equal(scenario.StepCount, r.Steps + r.AlreadyImported);
+        await scenario.VerifyAsync(target); // statuses and end times included
+    }
+
+    [Fact]
+    public async Task A_trajectory_resumed_in_Fle_after_the_import_is_left_as_it_is()
+    {
+        await using var db = SqliteProgramsDatabase.Create();
+        var scenario = new FleProgramScenario();
+        await scenario.BuildAsync(db);
+        await using var target = await db.NewTargetAsync(FleBackend.Sqlite);
+        var first = await FleProgramTableImporter.ImportAsync(target, Options(db));
+        var id = first.TrajectoryIds[0];
+        var (t, latest) = await target.ResumeTrajectoryAsync(id);
+        await target.SaveCheckpointAsync(new FleStepInput { TrajectoryId = id, StepNumber = latest!.NextStepNumber, AgentCode = "print('fle')", GameState = "{}"u8.ToArray() });
+        var again = await FleProgramTableImporter.ImportAsync(target, Options(db));
+        Assert.Equal(0, again.Steps);
+        var now = await target.GetTrajectoryAsync(id);
+        Assert.Equal(FleTrajectoryStatus.Running, now!.Status);
+        Assert.Equal(t.StepCount + 1, now.StepCount);
+    }
+
+    private sealed class CancelAt(CancellationTokenSource cts, long steps) : IProgress<FleProgramImportProgress>
+    {
+        public void Report(FleProgramImportProgress value)
+        {
+            if (value.Steps >= steps) cts.Cancel();
+        }
+    }
+
+    [Fact]
     public void Step_numbers_from_depth()
     {
         Assert.Equal(1, FleProgramTableImporter.StepFromDepth(1, FleStepNumbering.Depth));
