@@ -80,11 +80,44 @@ public static class FleJson
             using var doc = JsonDocument.Parse(json);
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw FleException.InvalidArgument($"The {what} must be a JSON object ({{...}}), not a {doc.RootElement.ValueKind}.", null, FleErrorIds.InvalidMetadata);
+            ValidateStrings(doc.RootElement, what);
             return JsonSerializer.Serialize(doc.RootElement, Options);
         }
         catch (JsonException e)
         {
             throw FleException.InvalidArgument($"The {what} is not valid JSON: {e.Message}", null, FleErrorIds.InvalidMetadata);
+        }
+    }
+
+    /// <summary>
+    /// Escapes can hide what <see cref="FleText.Validate"/> refuses in plain text ("\ud800", "\u0000"): check every
+    /// name and string value once unescaped, so both backends accept or refuse the same metadata.
+    /// </summary>
+    private static void ValidateStrings(JsonElement e, string what)
+    {
+        try
+        {
+            switch (e.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var p in e.EnumerateObject())
+                    {
+                        FleText.Validate(p.Name, what + " key");
+                        ValidateStrings(p.Value, what);
+                    }
+                    break;
+                case JsonValueKind.Array:
+                    foreach (var item in e.EnumerateArray()) ValidateStrings(item, what);
+                    break;
+                case JsonValueKind.String:
+                    FleText.Validate(e.GetString(), what + " value");
+                    break;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json refuses to unescape a lone surrogate.
+            throw FleException.InvalidArgument($"The {what} is not valid Unicode: an escaped lone surrogate has no UTF-8 form.", what, FleErrorIds.InvalidText);
         }
     }
 

@@ -176,7 +176,11 @@ public sealed class SqliteStore : FleStore
     private async Task<(long, long, long?)> WriteOnceAsync(FleStepInput input, string meta, DateTime ts, EncodedState? state, CancellationToken ct)
     {
         await using var conn = (SqliteConnection)await OpenConnectionAsync(ct).ConfigureAwait(false);
-        await using var tx = (SqliteTransaction)await conn.BeginTransactionAsync(ct).ConfigureAwait(false); // BEGIN IMMEDIATE
+        BeginImmediate(conn, ct);
+        SqliteTransaction? tx = null; // the transaction is the connection's own (BEGIN IMMEDIATE above)
+        var committed = false;
+        try
+        {
         var time = TimeParameter(ts);
         long? newDict = null;
         if (state?.NewDictionaryData is { } dictData)
@@ -221,8 +225,46 @@ public sealed class SqliteStore : FleStore
             Param(del, "@sid", stepId);
             await del.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
-        await tx.CommitAsync(ct).ConfigureAwait(false);
+        await using (var commit = Command(conn, "COMMIT"))
+            await commit.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        committed = true;
         return (stepId, stateId, newDict);
+        }
+        finally
+        {
+            if (!committed) SQLitePCL.raw.sqlite3_exec(conn.Handle, "ROLLBACK");
+        }
+    }
+
+    /// <summary>
+    /// BEGIN IMMEDIATE, waiting for the write lock in short jittered steps. SQLite's own busy handler sleeps ever
+    /// longer (up to 100 ms a try): with several writer processes a waiting one sleeps while the lock is free, and
+    /// 4 processes wrote 5 to 10 times slower than one. Bounded by the same busy timeout; on expiry SQLITE_BUSY,
+    /// which <see cref="WriteStepAsync"/> retries a few times before FleDatabaseBusy reaches the caller.
+    /// </summary>
+    private void BeginImmediate(SqliteConnection conn, CancellationToken ct)
+    {
+        var db = conn.Handle!;
+        SQLitePCL.raw.sqlite3_busy_timeout(db, 0);
+        try
+        {
+            var deadline = Environment.TickCount64 + Settings.BusyTimeoutSeconds * 1000L;
+            for (var tries = 0; ; tries++)
+            {
+                var rc = SQLitePCL.raw.sqlite3_exec(db, "BEGIN IMMEDIATE");
+                if (rc == SQLitePCL.raw.SQLITE_OK) return;
+                var ext = SQLitePCL.raw.sqlite3_extended_errcode(db);
+                if ((rc & 0xFF) is not (SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED) || Environment.TickCount64 >= deadline)
+                    throw new SqliteException(SQLitePCL.raw.sqlite3_errmsg(db).utf8_to_string(), rc, ext);
+                ct.ThrowIfCancellationRequested();
+                if (tries < 3) Thread.Yield();
+                else Thread.Sleep(1);
+            }
+        }
+        finally
+        {
+            SQLitePCL.raw.sqlite3_busy_timeout(db, Settings.BusyTimeoutSeconds * 1000);
+        }
     }
 
     private const string InsertStep =
