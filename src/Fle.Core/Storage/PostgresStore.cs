@@ -301,6 +301,11 @@ public sealed class PostgresStore : FleStore
                 return Unreachable(ne);
             case TimeoutException te:
                 return Unreachable(te);
+            case FileNotFoundException fnf when Settings.Password is null:
+                // Npgsql reads the password file PGPASSFILE names; libpq would ignore a missing one, Npgsql throws.
+                return new FleException(FleErrorIds.ConfigurationInvalid, FleErrorKind.InvalidConfiguration,
+                    $"PGPASSFILE names the password file '{fnf.FileName}', which does not exist. Create it (mode 0600, lines host:port:database:user:password), " +
+                    "unset PGPASSFILE, or give the password with SKILLS_DB_PASSWORD or -Credential.", null, "PGPASSFILE");
             default:
                 return null;
         }
