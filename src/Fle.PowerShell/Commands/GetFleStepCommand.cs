@@ -16,6 +16,7 @@ public sealed class GetFleStepCommand : FleCmdlet
     [ValidateNotNullOrEmpty]
     [Alias("Id")]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
     public string TrajectoryId { get; set; } = "";
 
     /// <summary>Only these step numbers.</summary>

@@ -13,6 +13,7 @@ public sealed class GetFleTrajectoryCommand : FleCmdlet
     [ValidateNotNullOrEmpty]
     [Alias("TrajectoryId")]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
     public string[]? Id { get; set; }
 
     /// <summary>Only trajectories of this task.</summary>
