@@ -62,6 +62,7 @@ Describe 'Concurrent writers on one SQLite file' -Tag Reliability {
         (Get-FleStep -TrajectoryId $shared -Connection $conn).StepNumber | Should -Be (0..399)
         Assert-Acked $conn $acks | Should -Be 2400
         Test-FleSqliteFile $db | Should -BeNullOrEmpty
+        if (Get-Command Test-FleDatabase -Module Fle -ErrorAction SilentlyContinue) { Test-FleDatabase -Quiet -Connection $conn | Should -BeTrue }
         $counts = Get-FleSqliteCounts $db
         $counts.Steps | Should -Be 2400
         $counts.GameStates | Should -Be 2400
@@ -220,6 +221,9 @@ Describe 'Crash safety: a writer killed with SIGKILL' -Tag Reliability {
                     $stored[$n] | Should -Be (Get-FleSha256 (Get-FleFixtureState $t $n $sizes[[string]$from])) -Because "step $n must be whole (kill $k)"
                 }
                 if ($Database) { Test-FleSqliteFile $Database | Should -BeNullOrEmpty -Because "after kill $k" }
+                if (Get-Command Test-FleDatabase -Module Fle -ErrorAction SilentlyContinue) {
+                    Test-FleDatabase -Quiet -Connection $Connection | Should -BeTrue -Because "Test-FleDatabase after kill $k"
+                }
                 $last = ($acks | Measure-Object Step -Maximum).Maximum
                 $cp = Resume-FleTrajectory -Id $t -Connection $Connection
                 $cp.NextStepNumber | Should -BeGreaterOrEqual ($last + 1)
