@@ -108,19 +108,20 @@ SKILLS_DB_PASSWORD=$secret
 "@
         $out = Invoke-FlePwsh -WorkingDirectory $work -Script @'
 $VerbosePreference = 'Continue'; $DebugPreference = 'Continue'
+Get-ChildItem env: | Where-Object Name -Match '^(SKILLS_DB_|FLE_DB_|SQLITE_DB_|PGPASS)' | Remove-Item   # only .env speaks
 & {
     $t = New-FleTrajectory -TaskId from_env -Verbose -Debug
     Save-FleCheckpoint -TrajectoryId $t.Id -StepNumber 0 -AgentCode a -EnvironmentFeedback b -GameState '{}' -Verbose -Debug -PassThru | Format-List *
     Get-FleTrajectory -Verbose | Format-List *
     try { Save-FleCheckpoint -TrajectoryId $t.Id -StepNumber 0 -AgentCode a -EnvironmentFeedback b -GameState '{}' -ErrorAction Stop } catch { $_ | Format-List * -Force; $_.Exception.ToString() }
-    Get-ChildItem env: | Where-Object Name -Like 'SKILLS*'
+    "SKILLS variables in the process: [$((Get-ChildItem env: | Where-Object Name -Like 'SKILLS*').Name -join ',')]"
 } *>&1 | Out-String -Width 4096
 "FINISHED"
 '@ 2>&1
         ($out -join "`n") | Should -Match 'FINISHED'
         ($out -join "`n") | Should -Match 'from_env'
         ($out -join "`n") | Should -Not -Match ([regex]::Escape($secret))
-        ($out -join "`n") | Should -Not -Match 'SKILLS_DB_PASSWORD' -Because 'reading .env never sets the process environment'
+        ($out -join "`n") | Should -Match ([regex]::Escape('SKILLS variables in the process: []')) -Because 'reading .env never sets the process environment'
     }
 
     It '-Credential works; a wrong one is FleAuthenticationFailed' {
