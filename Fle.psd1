@@ -23,6 +23,7 @@
         'Get-FleStep'
         'Measure-FleStep'
         'Get-FleCheckpoint'
+        'Import-FleProgramTable'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -55,9 +55,13 @@ public sealed class GetFleStepCommand : FleCmdlet
             }
             WriteAll(Store.GetStepsAsync(TrajectoryId, new FleStepRange(From, To), IncludeGameState, CancelToken));
         }
-        catch (FleException e)
+        catch (FleException e) when (!IsFatal(e))
         {
             WriteError(ToErrorRecord(e, TrajectoryId));
+        }
+        catch (FleException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e, TrajectoryId)); // a lost server stops the pipeline
         }
     }
 }

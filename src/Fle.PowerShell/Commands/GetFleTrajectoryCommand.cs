@@ -12,6 +12,7 @@ public sealed class GetFleTrajectoryCommand : FleCmdlet
     [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [Alias("TrajectoryId")]
+    [SupportsWildcards]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
     [TrajectoryIdTransformation]
     public string[]? Id { get; set; }
