@@ -23,6 +23,13 @@
         'Get-FleStep'
         'Measure-FleStep'
         'Get-FleCheckpoint'
+        'Export-FleData'
+        'Import-FleData'
+        'Backup-FleDatabase'
+        'Restore-FleDatabase'
+        'Optimize-FleDatabase'
+        'Get-FleDatabase'
+        'Test-FleDatabase'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

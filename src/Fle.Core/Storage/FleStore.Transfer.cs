@@ -52,7 +52,7 @@ public abstract partial class FleStore
         var sw = Stopwatch.StartNew();
         var full = Path.GetFullPath(path);
         // The trajectory rows are small: list them first, so progress knows the total number of steps.
-        var trajectories = await ToListAsync(QueryTrajectoriesAsync(query, cancellationToken)).ConfigureAwait(false);
+        var trajectories = await ListTrajectoriesAsync(query, cancellationToken).ConfigureAwait(false);
         var totalSteps = Math.Max(1, trajectories.Sum(t => t.StepCount));
         var partial = full + ".partial";
         long steps = 0, states = 0, bytes = 0, written = 0;
@@ -99,6 +99,19 @@ public abstract partial class FleStore
             Path = full, Trajectories = written, Steps = steps, States = states, Bytes = bytes,
             Size = new FileInfo(full).Length, Sha256 = FleFiles.Sha256(full), Duration = sw.Elapsed, Source = Location,
         };
+    }
+
+    /// <summary>The trajectories of a query as a list; a long id list is queried in chunks (statement parameter limits).</summary>
+    internal async Task<List<FleTrajectory>> ListTrajectoriesAsync(FleTrajectoryQuery query, CancellationToken ct)
+    {
+        if (query.Ids is not { Count: > 500 } ids) return await ToListAsync(QueryTrajectoriesAsync(query, ct)).ConfigureAwait(false);
+        var all = new List<FleTrajectory>();
+        foreach (var chunk in ids.Distinct(StringComparer.Ordinal).Chunk(500))
+            all.AddRange(await ToListAsync(QueryTrajectoriesAsync(new FleTrajectoryQuery
+            {
+                Ids = chunk, TaskId = query.TaskId, Status = query.Status, After = query.After, Before = query.Before, EndedBefore = query.EndedBefore,
+            }, ct)).ConfigureAwait(false));
+        return all;
     }
 
     /// <summary>
@@ -173,25 +186,6 @@ public abstract partial class FleStore
 internal sealed class SyncProgress(Action<FleProgress> report) : IProgress<FleProgress>
 {
     public void Report(FleProgress value) => report(value);
-}
-
-/// <summary>What Export-FleData -Path returns.</summary>
-public sealed class FleExportFileResult
-{
-    public string Path { get; init; } = "";
-    public long Trajectories { get; init; }
-    public long Steps { get; init; }
-    public long States { get; init; }
-
-    /// <summary>Raw game-state bytes exported.</summary>
-    public long Bytes { get; init; }
-
-    /// <summary>Size of the file on disk.</summary>
-    public long Size { get; init; }
-    public string Sha256 { get; init; } = "";
-    public TimeSpan Duration { get; init; }
-    public string? Source { get; init; }
-    public override string ToString() => Path;
 }
 
 /// <summary>The state of one trajectory import: the record, a private codec for its states, counters.</summary>

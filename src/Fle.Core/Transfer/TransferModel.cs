@@ -156,3 +156,23 @@ public sealed class FleImportSummary
 
 /// <summary>Progress of a long operation, reported by the engine (the cmdlets turn it into Write-Progress).</summary>
 public sealed record FleProgress(string Activity, string Status, int PercentComplete = -1, string? CurrentOperation = null);
+
+/// <summary>What Export-FleData -Path returns.</summary>
+public sealed class FleExportFileResult
+{
+    public string Path { get; init; } = "";
+    public long Trajectories { get; init; }
+    public long Steps { get; init; }
+    public long States { get; init; }
+
+    /// <summary>Raw game-state bytes exported.</summary>
+    public long Bytes { get; init; }
+
+    /// <summary>Size of the file on disk.</summary>
+    public long Size { get; init; }
+    public string Sha256 { get; init; } = "";
+    public TimeSpan Duration { get; init; }
+    public string? Source { get; init; }
+    public override string ToString() => Path;
+}
+
