@@ -49,15 +49,17 @@ public sealed class FleExportWriter : IAsyncDisposable
 {
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
     private readonly Stream _file;
+    private readonly GZipStream? _gzip;
     private readonly Stream _stream;
     private readonly Utf8JsonWriter _json;
     private long _trajectories;
     private bool _finished;
 
-    private FleExportWriter(Stream file, Stream stream)
+    private FleExportWriter(Stream file, GZipStream? gzip)
     {
         _file = file;
-        _stream = stream;
+        _gzip = gzip;
+        _stream = new BufferedStream((Stream?)gzip ?? file, 1 << 16);
         _json = new Utf8JsonWriter(_stream, WriterOptions);
     }
 
@@ -65,8 +67,8 @@ public sealed class FleExportWriter : IAsyncDisposable
     public static FleExportWriter Create(string path, string sourceBackend, string sourceLocation, int schemaVersion)
     {
         var file = FleFiles.CreateOwnerOnly(path);
-        Stream stream = FleExportFormat.IsGzipName(path) ? new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true) : file;
-        var w = new FleExportWriter(file, new BufferedStream(stream, 1 << 16));
+        var gzip = FleExportFormat.IsGzipName(path) ? new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true) : null;
+        var w = new FleExportWriter(file, gzip);
         w.WriteHeader(sourceBackend, sourceLocation, schemaVersion);
         return w;
     }
@@ -148,7 +150,7 @@ public sealed class FleExportWriter : IAsyncDisposable
         EndLine();
         await _json.FlushAsync(ct).ConfigureAwait(false);
         await _stream.FlushAsync(ct).ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
+        if (_gzip is not null) await _gzip.DisposeAsync().ConfigureAwait(false); // writes the gzip trailer; the file stays open
         await _file.FlushAsync(ct).ConfigureAwait(false);
         if (_file is FileStream fs) fs.Flush(flushToDisk: true);
         _finished = true;
@@ -164,9 +166,9 @@ public sealed class FleExportWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _json.DisposeAsync().ConfigureAwait(false);
-        if (!_finished)
+        if (!_finished && _gzip is not null)
         {
-            try { await _stream.DisposeAsync().ConfigureAwait(false); } catch (IOException) { }
+            try { await _gzip.DisposeAsync().ConfigureAwait(false); } catch (IOException) { } catch (ObjectDisposedException) { }
         }
         await _file.DisposeAsync().ConfigureAwait(false);
     }

@@ -34,7 +34,7 @@ public abstract class FleProgressCmdlet : FleCmdlet
         var task = Task.Run(() => work(sink, token), token);
         _ = task.ContinueWith(_ => { try { queue.CompleteAdding(); } catch (ObjectDisposedException) { } }, TaskScheduler.Default);
         var clock = Stopwatch.StartNew();
-        var lastWrite = TimeSpan.MinValue;
+        var lastWrite = TimeSpan.FromSeconds(-1);
         FleProgress? pending = null;
         while (!queue.IsCompleted)
         {
