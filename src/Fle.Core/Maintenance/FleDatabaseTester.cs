@@ -21,6 +21,7 @@ public static class FleDatabaseTester
             Check = name, Status = st, Message = msg, Problems = problems, Backend = settings.Backend, Location = location,
         };
 
+        var walWarned = false;
         if (settings.Backend == FleBackend.Sqlite)
         {
             var path = settings.SqlitePath;
@@ -36,6 +37,14 @@ public static class FleDatabaseTester
                 return checks;
             }
             checks.Add(C("File", FleCheckStatus.Passed, $"'{path}' exists ({new FileInfo(path).Length:N0} bytes)."));
+            // The journal mode as the file says, before Fle opens it (opening turns WAL on again).
+            var mode = ReadHeaderJournalMode(path);
+            if (mode is not null and not "wal")
+            {
+                walWarned = true;
+                checks.Add(C("JournalMode", FleCheckStatus.Warning,
+                    $"The file was in '{mode}' journal mode, not WAL (another tool changed it): concurrent agents block each other. Fle turns WAL on when it opens the file; run Optimize-FleDatabase after using other tools on it.", 1));
+            }
             var writable = CanWriteFile(path, out var whyFile) && CanWriteFolder(dir, out whyFile);
             checks.Add(writable
                 ? C("Writable", FleCheckStatus.Passed, "The file and its folder are writable (SQLite needs the folder for its -wal and -shm files).")
@@ -61,7 +70,8 @@ public static class FleDatabaseTester
         try
         {
             checks.Add(C("Connect", FleCheckStatus.Passed, $"Opened the {settings.Backend} database {location}."));
-            checks.AddRange(await store.CheckAsync(deep, progress, cancellationToken).ConfigureAwait(false));
+            var more = await store.CheckAsync(deep, progress, cancellationToken).ConfigureAwait(false);
+            checks.AddRange(walWarned ? more.Where(c => c.Check != "JournalMode" || c.Status != FleCheckStatus.Passed) : more);
         }
         catch (FleException e)
         {
@@ -72,6 +82,22 @@ public static class FleDatabaseTester
             if (owned) await store.DisposeAsync().ConfigureAwait(false);
         }
         return checks;
+    }
+
+    /// <summary>'wal' or 'rollback' from bytes 18-19 of the SQLite header, or null when unreadable.</summary>
+    private static string? ReadHeaderJournalMode(string path)
+    {
+        try
+        {
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var head = new byte[20];
+            if (fs.Read(head, 0, 20) < 20 || System.Text.Encoding.ASCII.GetString(head, 0, 15) != "SQLite format 3") return null;
+            return head[18] == 2 && head[19] == 2 ? "wal" : "rollback";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private static bool CanWriteFile(string path, out string why)
