@@ -58,7 +58,7 @@ public abstract partial class FleStore
         long steps = 0, states = 0, bytes = 0, written = 0;
         try
         {
-            await using (var w = FleExportWriter.Create(partial, Backend.ToString(), Location, SchemaVersion))
+            await using (var w = FleExportWriter.Create(partial, Backend.ToString(), Location, SchemaVersion, FleExportFormat.IsGzipName(full)))
             {
                 foreach (var t in trajectories)
                 {

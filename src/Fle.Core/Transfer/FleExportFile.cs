@@ -63,12 +63,12 @@ public sealed class FleExportWriter : IAsyncDisposable
         _json = new Utf8JsonWriter(_stream, WriterOptions);
     }
 
-    /// <summary>Create the file (owner-only on Unix), gzip when it ends in .gz, and write the header.</summary>
-    public static FleExportWriter Create(string path, string sourceBackend, string sourceLocation, int schemaVersion)
+    /// <summary>Create the file (owner-only on Unix), gzip when <paramref name="gzip"/> (default: the name ends in .gz), and write the header.</summary>
+    public static FleExportWriter Create(string path, string sourceBackend, string sourceLocation, int schemaVersion, bool? gzip = null)
     {
         var file = FleFiles.CreateOwnerOnly(path);
-        var gzip = FleExportFormat.IsGzipName(path) ? new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true) : null;
-        var w = new FleExportWriter(file, gzip);
+        var zip = (gzip ?? FleExportFormat.IsGzipName(path)) ? new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true) : null;
+        var w = new FleExportWriter(file, zip);
         w.WriteHeader(sourceBackend, sourceLocation, schemaVersion);
         return w;
     }
