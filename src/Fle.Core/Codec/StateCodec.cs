@@ -82,10 +82,16 @@ public sealed class StateCodec : IDisposable
             }
         }
 
+        byte[]? delta = null;
         if (w is not null)
         {
-            byte[] delta;
-            lock (w) delta = w.Compressor.Wrap(raw).ToArray();
+            // Committed (a newer keyframe) or Forget (a delete) may dispose this keyframe's compressor after we
+            // fetched it: then start a new keyframe rather than fail.
+            try { lock (w) delta = w.Compressor.Wrap(raw).ToArray(); }
+            catch (ObjectDisposedException) { }
+        }
+        if (w is not null && delta is not null)
+        {
             var drifted = w.FirstDeltaSize > 0 && delta.Length > 2 * w.FirstDeltaSize + 1024 && delta.Length > raw.Length / 20;
             if (!drifted)
             {
@@ -162,7 +168,7 @@ public sealed class StateCodec : IDisposable
             switch (codec)
             {
                 case StateCodecKind.Raw:
-                    return data;
+                    return Check(data, rawSize);
                 case StateCodecKind.Zstd:
                     using (var d = new Decompressor())
                         return Check(d.Unwrap(data, rawSize).ToArray(), rawSize);

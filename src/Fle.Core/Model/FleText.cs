@@ -61,6 +61,7 @@ public static class FleJson
         foreach (var kv in metadata)
         {
             FleText.Validate(kv.Key, "metadata key");
+            ValidateValue(kv.Value, 0); // the serializer would silently turn a lone surrogate into U+FFFD
             dict[kv.Key] = kv.Value;
         }
         try { return JsonSerializer.Serialize(dict, Options); }
@@ -80,11 +81,66 @@ public static class FleJson
             using var doc = JsonDocument.Parse(json);
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw FleException.InvalidArgument($"The {what} must be a JSON object ({{...}}), not a {doc.RootElement.ValueKind}.", null, FleErrorIds.InvalidMetadata);
+            ValidateElement(doc.RootElement, what); // \u0000 or a lone \ud800 escape: PostgreSQL's jsonb refuses them
             return JsonSerializer.Serialize(doc.RootElement, Options);
         }
         catch (JsonException e)
         {
             throw FleException.InvalidArgument($"The {what} is not valid JSON: {e.Message}", null, FleErrorIds.InvalidMetadata);
+        }
+    }
+
+    private static void ValidateValue(object? value, int depth)
+    {
+        if (depth > 64) return; // deeper (or cyclic) values are refused by the serializer itself
+        switch (value)
+        {
+            case string s:
+                FleText.Validate(s, "metadata value");
+                break;
+            case KeyValuePair<string, object?> kv:
+                FleText.Validate(kv.Key, "metadata key");
+                ValidateValue(kv.Value, depth + 1);
+                break;
+            case System.Collections.IDictionary d:
+                foreach (System.Collections.DictionaryEntry e in d)
+                {
+                    if (e.Key is string k) FleText.Validate(k, "metadata key");
+                    ValidateValue(e.Value, depth + 1);
+                }
+                break;
+            case System.Collections.IEnumerable items:
+                foreach (var x in items) ValidateValue(x, depth + 1);
+                break;
+        }
+    }
+
+    private static void ValidateElement(JsonElement e, string what)
+    {
+        try
+        {
+            switch (e.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var p in e.EnumerateObject())
+                    {
+                        FleText.Validate(p.Name, what);
+                        ValidateElement(p.Value, what);
+                    }
+                    break;
+                case JsonValueKind.Array:
+                    foreach (var x in e.EnumerateArray()) ValidateElement(x, what);
+                    break;
+                case JsonValueKind.String:
+                    FleText.Validate(e.GetString(), what);
+                    break;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            throw FleException.InvalidArgument(
+                $"The {what} is not valid Unicode: a \\u escape names a lone surrogate, which has no UTF-8 form. Fix the text's encoding before saving it.",
+                what, FleErrorIds.InvalidText);
         }
     }
 
@@ -115,7 +171,7 @@ public static class FleJson
             (d, p) => { d[p.Name] = ToValue(p.Value); return d; }),
         JsonValueKind.Array => e.EnumerateArray().Select(ToValue).ToArray(),
         JsonValueKind.String => e.GetString(),
-        JsonValueKind.Number => e.TryGetInt64(out var l) ? l : e.GetDouble(),
+        JsonValueKind.Number => e.TryGetInt64(out var l) ? (object)l : e.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => null,

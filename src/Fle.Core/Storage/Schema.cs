@@ -12,6 +12,9 @@ internal static class Schema
 
     public sealed record Migration(int Version, string Description, string[] Statements);
 
+    // state_dictionaries.id is AUTOINCREMENT: stores cache keyframes by id, so an id must never name two
+    // different keyframes (a plain INTEGER PRIMARY KEY reuses the id of a deleted last row). PostgreSQL
+    // identity columns never reuse ids.
     public static readonly Migration[] Sqlite =
     [
         new(1, "trajectories, steps, game states, keyframe dictionaries",
@@ -43,7 +46,7 @@ internal static class Schema
             "CREATE INDEX idx_step_timestamp ON steps (timestamp)",
             """
             CREATE TABLE state_dictionaries (
-                id INTEGER PRIMARY KEY,
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
                 trajectory_id TEXT NOT NULL REFERENCES trajectories (id) ON DELETE CASCADE,
                 raw_size INTEGER NOT NULL,
                 data BLOB NOT NULL,

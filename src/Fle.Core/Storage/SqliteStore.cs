@@ -139,7 +139,8 @@ public sealed class SqliteStore : FleStore
     private void Configure(SqliteConnection conn)
     {
         using var cmd = conn.CreateCommand();
-        cmd.CommandText = $"PRAGMA busy_timeout = {Settings.BusyTimeoutSeconds * 1000}; PRAGMA synchronous = NORMAL;";
+        // case_sensitive_like: prefix filters (LIKE 'x%') must match case-sensitively, as on PostgreSQL.
+        cmd.CommandText = $"PRAGMA busy_timeout = {Settings.BusyTimeoutSeconds * 1000}; PRAGMA synchronous = NORMAL; PRAGMA case_sensitive_like = ON;";
         cmd.ExecuteNonQuery();
     }
 
