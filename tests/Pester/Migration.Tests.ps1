@@ -520,3 +520,32 @@ Describe 'Optimize-FleDatabase, Get-FleDatabase, Test-FleDatabase' {
         $pg | Disconnect-FleDatabase
     }
 }
+
+Describe 'Progress' {
+    It 'reports progress on export, import, backup, restore and optimize, each ending with Completed' {
+        $db = Join-Path $root 'progress.db'
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript(@"
+`$ErrorActionPreference = 'Stop'
+`$ProgressPreference = 'Continue'
+Import-Module '$(Get-FleModulePath)'
+Connect-FleDatabase -Path '$db'
+Import-FleData -Path '$(Join-Path $root 'all.jsonl.gz')' | Out-Null
+Export-FleData -Path '$(Join-Path $root 'progress.jsonl.gz')' | Out-Null
+`$b = Backup-FleDatabase -Destination '$(Join-Path $root 'progress-bk')'
+Restore-FleDatabase -Path `$b.Path -Confirm:`$false | Out-Null
+Optimize-FleDatabase | Out-Null
+Disconnect-FleDatabase
+"@)
+            $null = $ps.Invoke()
+            $ps.Streams.Error | Should -BeNullOrEmpty
+            $records = @($ps.Streams.Progress)
+            foreach ($activity in 'Import-FleData', 'Export-FleData', 'Backup-FleDatabase', 'Restore-FleDatabase', 'Optimize-FleDatabase') {
+                $mine = @($records | Where-Object Activity -EQ $activity)
+                $mine.Count | Should -BeGreaterThan 1 -Because "$activity reports progress"
+                $mine[-1].RecordType | Should -Be 'Completed' -Because "$activity ends its progress bar"
+            }
+        } finally { $ps.Dispose() }
+    }
+}
