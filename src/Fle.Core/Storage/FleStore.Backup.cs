@@ -221,6 +221,7 @@ public abstract partial class FleStore
                 break;
         }
         Codec.Reset();
+        progress?.Report(new FleProgress("Restore-FleDatabase", $"Restored {full} into {Location}", 100));
         long count;
         await using (var conn = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
         await using (var cmd = Command(conn, "SELECT COUNT(*) FROM trajectories"))

@@ -151,8 +151,11 @@ public abstract partial class FleStore
         var summary = new FleImportSummary { Target = Location, Backend = Backend };
         await using var reader = FleExportReader.Open(Path.GetFullPath(path));
         var length = Math.Max(1, reader.Length);
+        progress?.Report(new FleProgress("Import-FleData", $"Importing {path} into {Location}", 0));
         await foreach (var rec in reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
+            progress?.Report(new FleProgress("Import-FleData",
+                $"{summary.Trajectories} imported, {summary.Skipped} skipped, {summary.Failed} failed", (int)Math.Min(100, 100 * reader.Position / length), rec.Id));
             try
             {
                 summary.Add(await ImportTrajectoryAsync(rec, onConflict, progress is null ? null : new SyncProgress(p =>
