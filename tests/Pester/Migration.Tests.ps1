@@ -523,10 +523,10 @@ Describe 'Optimize-FleDatabase, Get-FleDatabase, Test-FleDatabase' {
 
 Describe 'Progress' {
     It 'reports progress on export, import, backup, restore and optimize, each ending with Completed' {
+        # In a separate pwsh (a second runspace importing Fle in this process would disturb later -Force imports):
+        # the commands run in a runspace whose Progress stream is then printed as Activity|RecordType lines.
         $db = Join-Path $root 'progress.db'
-        $ps = [powershell]::Create()
-        try {
-            $null = $ps.AddScript(@"
+        $inner = @"
 `$ErrorActionPreference = 'Stop'
 `$ProgressPreference = 'Continue'
 Import-Module '$(Get-FleModulePath)'
@@ -537,15 +537,15 @@ Export-FleData -Path '$(Join-Path $root 'progress.jsonl.gz')' | Out-Null
 Restore-FleDatabase -Path `$b.Path -Confirm:`$false | Out-Null
 Optimize-FleDatabase | Out-Null
 Disconnect-FleDatabase
-"@)
-            $null = $ps.Invoke()
-            $ps.Streams.Error | Should -BeNullOrEmpty
-            $records = @($ps.Streams.Progress)
-            foreach ($activity in 'Import-FleData', 'Export-FleData', 'Backup-FleDatabase', 'Restore-FleDatabase', 'Optimize-FleDatabase') {
-                $mine = @($records | Where-Object Activity -EQ $activity)
-                $mine.Count | Should -BeGreaterThan 1 -Because "$activity reports progress"
-                $mine[-1].RecordType | Should -Be 'Completed' -Because "$activity ends its progress bar"
-            }
-        } finally { $ps.Dispose() }
+"@
+        $outer = "`$ps = [powershell]::Create(); `$null = `$ps.AddScript([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('$([Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($inner)))'))); " +
+            "`$null = `$ps.Invoke(); foreach (`$e in `$ps.Streams.Error) { 'ERROR|' + `$e }; foreach (`$p in `$ps.Streams.Progress) { `$p.Activity + '|' + `$p.RecordType }"
+        $lines = @(Invoke-FlePwsh $outer)
+        $lines | Where-Object { $_ -like 'ERROR|*' } | Should -BeNullOrEmpty
+        foreach ($activity in 'Import-FleData', 'Export-FleData', 'Backup-FleDatabase', 'Restore-FleDatabase', 'Optimize-FleDatabase') {
+            $mine = @($lines | Where-Object { $_ -like "$activity|*" })
+            $mine.Count | Should -BeGreaterThan 1 -Because "$activity reports progress"
+            $mine[-1] | Should -Be "$activity|Completed" -Because "$activity ends its progress bar"
+        }
     }
 }
