@@ -159,13 +159,25 @@ function Invoke-Test {
             '--logger', "trx;LogFileName=$trx", '--logger', 'console;verbosity=normal', '--results-directory', $results)
         if ($UnitFilter) { $testArgs += @('--filter', $UnitFilter) }
         & dotnet @testArgs
+        $unitExit = $LASTEXITCODE
         $unit = if (Test-Path $trx) { Get-TrxCounts $trx } else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0; Total = 1 } }
+        if ($unitExit -ne 0 -and $unit.Failed -eq 0) {
+            Write-Host "dotnet test exited with code $unitExit although it counted no failure (a build error or a crashed test host): counted as one failure."
+            $unit.Failed = 1
+        }
 
         Write-Host '==> Pester (the built module in a fresh pwsh)'
         $pesterJson = Join-Path $results 'pester.json'
         $runner = Join-Path $Root 'tests/Pester/Invoke-FlePester.ps1'
         $code = Invoke-PwshChild "& '$runner' -PesterPath '$($pester.FullName)' -ModulePath '$ModuleDir/Fle.psd1' -ResultPath '$pesterJson' -Filter '$PesterFilter'; exit `$LASTEXITCODE"
-        $pesterCounts = if (Test-Path $pesterJson) { Get-Content -Raw $pesterJson | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
+        $pesterCounts = if (Test-Path $pesterJson) { Get-Content -Raw $pesterJson | ConvertFrom-Json } else { $null }
+        # A runner that failed, or wrote no counts, is a failure whatever else it printed.
+        if ($null -eq $pesterCounts -or $null -eq $pesterCounts.Passed -or $null -eq $pesterCounts.Failed) {
+            $pesterCounts = [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+        } elseif ($code -ne 0 -and $pesterCounts.Failed -eq 0) {
+            Write-Host "The Pester runner exited with code $code although it counted no failure: counted as one failure."
+            $pesterCounts.Failed = 1
+        }
     } finally {
         if ($server) { Stop-FleTestPostgres $server }
     }

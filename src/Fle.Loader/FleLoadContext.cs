@@ -13,36 +13,90 @@ namespace Fle.Loader;
 public sealed class FleLoadContext : AssemblyLoadContext
 {
     private static readonly object Gate = new();
+    private static readonly StringComparer PathComparer =
+        OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+    private static readonly Dictionary<string, FleLoadContext> ByModuleDirectory = new(PathComparer);
+    private static readonly List<FleLoadContext> Contexts = [];
     private static FleLoadContext? _instance;
-    private readonly string _depsDir;
 
-    private FleLoadContext(string depsDir) : base("Fle", isCollectible: false)
+    /// <summary>deps folders to load from, the most recently imported copy first.</summary>
+    private readonly List<string> _depsDirs = [];
+    private readonly string? _cmdletIdentity;
+
+    private FleLoadContext(string? cmdletIdentity) : base("Fle", isCollectible: false)
     {
-        _depsDir = depsDir;
+        _cmdletIdentity = cmdletIdentity;
     }
 
     internal static string ModuleDirectory => Path.GetDirectoryName(typeof(FleLoadContext).Assembly.Location)!;
 
+    /// <summary>Initialize for the module folder this loader was loaded from.</summary>
+    public static Assembly Initialize() => Initialize(ModuleDirectory);
+
     /// <summary>
-    /// Create the context (once per process) and return the cmdlet assembly loaded inside it; Fle.psm1
-    /// imports it with Import-Module -Assembly. A second import (or another copy of the module) reuses it.
+    /// Return the cmdlet assembly for a module folder, loaded in a Fle context; Fle.psm1 imports it with
+    /// Import-Module -Assembly. Only the first copy's Fle.Loader.dll can be in the default context, so every
+    /// copy passes its own folder:
+    /// <list type="bullet">
+    /// <item>the same folder again (Import-Module -Force, Remove-Module then Import-Module) reuses its context;</item>
+    /// <item>a copy with the same Fle.PowerShell version reuses that version's context (PowerShell caches cmdlet
+    /// metadata by assembly-qualified type name, so two loaded copies of one version cannot both serve cmdlets),
+    /// and its folder becomes the first place that context loads not-yet-loaded dependencies from, so the session
+    /// keeps working when the first copy's folder is gone;</item>
+    /// <item>a copy of another version gets a context of its own: its cmdlets and dependencies come from its folder.</item>
+    /// </list>
     /// </summary>
-    public static Assembly Initialize()
+    public static Assembly Initialize(string moduleDirectory)
     {
+        ArgumentException.ThrowIfNullOrEmpty(moduleDirectory);
+        var dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(moduleDirectory));
+        var deps = Path.Combine(dir, "deps");
         lock (Gate)
         {
-            _instance ??= new FleLoadContext(Path.Combine(ModuleDirectory, "deps"));
-            return _instance.LoadFromAssemblyName(new AssemblyName("Fle.PowerShell"));
+            if (!ByModuleDirectory.TryGetValue(dir, out var context))
+            {
+                var identity = CmdletIdentity(deps);
+                context = identity is null ? null : Contexts.Find(c => c._cmdletIdentity == identity);
+                if (context is null)
+                {
+                    context = new FleLoadContext(identity);
+                    Contexts.Add(context);
+                }
+                ByModuleDirectory[dir] = context;
+            }
+            context.Prefer(deps);
+            _instance = context;
+            return context.LoadFromAssemblyName(new AssemblyName("Fle.PowerShell"));
         }
     }
 
-    /// <summary>The folder the context loads from.</summary>
-    public static string? DependencyDirectory => _instance?._depsDir;
+    private static string? CmdletIdentity(string deps)
+    {
+        try { return AssemblyName.GetAssemblyName(Path.Combine(deps, "Fle.PowerShell.dll")).FullName; }
+        catch (Exception) { return null; }
+    }
+
+    private void Prefer(string deps)
+    {
+        lock (_depsDirs)
+        {
+            _depsDirs.RemoveAll(d => PathComparer.Equals(d, deps));
+            _depsDirs.Insert(0, deps);
+        }
+    }
+
+    private string[] DepsDirs()
+    {
+        lock (_depsDirs) return [.. _depsDirs];
+    }
+
+    /// <summary>The folder the most recently initialized context loads from first.</summary>
+    public static string? DependencyDirectory => _instance?.DepsDirs().FirstOrDefault();
 
     protected override Assembly? Load(AssemblyName assemblyName)
     {
-        var path = Path.Combine(_depsDir, assemblyName.Name + ".dll");
-        if (!File.Exists(path)) return null;
+        var path = DepsDirs().Select(d => Path.Combine(d, assemblyName.Name + ".dll")).FirstOrDefault(File.Exists);
+        if (path is null) return null;
         // A framework assembly (System.*) shipped for older runtimes is used only when the running
         // framework's own copy is older than the one requested.
         if (FrameworkVersion(assemblyName.Name!) is { } fw && (assemblyName.Version is null || fw >= assemblyName.Version)) return null;
@@ -63,11 +117,25 @@ public sealed class FleLoadContext : AssemblyLoadContext
         return null;
     }
 
+    /// <summary>Native libraries this context loaded, by the name asked for.</summary>
+    private readonly Dictionary<string, IntPtr> _native = new(StringComparer.Ordinal);
+
     protected override IntPtr LoadUnmanagedDll(string unmanagedDllName)
     {
-        foreach (var candidate in NativeCandidates(unmanagedDllName))
+        lock (_native)
         {
-            if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out var handle)) return handle;
+            // Once loaded, always the same library: after another copy's folder was added, loading its own
+            // (identical) e_sqlite3 file would put a second SQLite in the process, and handles of one passed
+            // to the other crash it.
+            if (_native.TryGetValue(unmanagedDllName, out var loaded)) return loaded;
+            foreach (var candidate in NativeCandidates(unmanagedDllName))
+            {
+                if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out var handle))
+                {
+                    _native[unmanagedDllName] = handle;
+                    return handle;
+                }
+            }
         }
         return IntPtr.Zero; // fall back to the normal probing
     }
@@ -75,12 +143,15 @@ public sealed class FleLoadContext : AssemblyLoadContext
     private IEnumerable<string> NativeCandidates(string name)
     {
         var rid = RuntimeId();
-        var native = Path.Combine(_depsDir, "runtimes", rid, "native");
         string[] files = OperatingSystem.IsWindows() ? [name + ".dll", name]
             : OperatingSystem.IsMacOS() ? ["lib" + name + ".dylib", name + ".dylib", name]
             : ["lib" + name + ".so", name + ".so", name];
-        foreach (var f in files) yield return Path.Combine(native, f);
-        foreach (var f in files) yield return Path.Combine(_depsDir, f);
+        foreach (var deps in DepsDirs())
+        {
+            var native = Path.Combine(deps, "runtimes", rid, "native");
+            foreach (var f in files) yield return Path.Combine(native, f);
+            foreach (var f in files) yield return Path.Combine(deps, f);
+        }
     }
 
     /// <summary>win-x64, linux-x64, linux-arm64, osx-x64, osx-arm64 (and musl variants when present).</summary>

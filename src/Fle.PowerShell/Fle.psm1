@@ -5,8 +5,19 @@ $importModule = Get-Command -Name Import-Module -Module Microsoft.PowerShell.Cor
 if (-not ('Fle.Loader.FleLoadContext' -as [type])) {
     Add-Type -Path ([System.IO.Path]::Combine($PSScriptRoot, 'Fle.Loader.dll'))
 }
-$cmdlets = [Fle.Loader.FleLoadContext]::Initialize()
-& $importModule -Assembly $cmdlets -Force -Verbose:$false
+# The folder is passed: when another copy of the module was imported earlier in this session (its
+# Fle.Loader.dll is the one loaded), this copy's cmdlets and dependencies still come from this folder.
+$cmdlets = [Fle.Loader.FleLoadContext]::Initialize($PSScriptRoot)
+$innerModule = & $importModule -Assembly $cmdlets -Force -PassThru -Verbose:$false
+if ($innerModule) {
+    # Import-Module -Assembly of an assembly imported before (Import-Module Fle -Force, or Remove-Module
+    # then Import-Module) returns a cached module whose cmdlets are not exported to this module again,
+    # leaving Fle with no commands (PowerShell/PowerShell#20710). Export them explicitly.
+    $addExportedCmdlet = [System.Management.Automation.PSModuleInfo].GetMethod('AddExportedCmdlet', [System.Reflection.BindingFlags]'Instance, NonPublic')
+    foreach ($cmd in $innerModule.ExportedCmdlets.Values) {
+        $addExportedCmdlet.Invoke($ExecutionContext.SessionState.Module, @(, $cmd))
+    }
+}
 
 # Types in Fle's load context are not found by name from scripts; type accelerators make
 # [FleTrajectory], [FleStep], [FleCheckpoint], ... work (e.g. $x -is [FleCheckpoint]).
@@ -20,8 +31,13 @@ $script:FleTypes = @(
     }
 )
 foreach ($t in $script:FleTypes) {
-    if (-not $accelerators::Get.ContainsKey($t.Name)) { $accelerators::Add($t.Name, $t) }
+    # Replace an accelerator of another copy's types (after Remove-Module of that copy, or a stale one).
+    if ($accelerators::Get.ContainsKey($t.Name)) { [void]$accelerators::Remove($t.Name) }
+    $accelerators::Add($t.Name, $t)
 }
 $ExecutionContext.SessionState.Module.OnRemove = {
-    foreach ($t in $script:FleTypes) { [void]$accelerators::Remove($t.Name) }
+    foreach ($t in $script:FleTypes) {
+        # Only remove what still points at this copy's types.
+        if ($accelerators::Get[$t.Name] -eq $t) { [void]$accelerators::Remove($t.Name) }
+    }
 }

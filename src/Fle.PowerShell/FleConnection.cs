@@ -35,6 +35,9 @@ public sealed class FleConnection : IDisposable
 
     public bool IsOpen { get; private set; } = true;
 
+    /// <summary>True once the object was given to the user (-PassThru): replacing the session default then leaves it open.</summary>
+    internal bool HandedOut { get; set; }
+
     public override string ToString() => $"{Backend} {Location}";
 
     public void Dispose()
@@ -69,12 +72,12 @@ internal static class FleSession
         }
     }
 
-    /// <summary>Replace the default connection; the previous one is closed.</summary>
+    /// <summary>Replace the default connection; the previous one is closed unless the user holds it (-PassThru).</summary>
     public static void SetDefault(FleConnection? connection)
     {
         var h = Current;
         var old = h.Connection;
         h.Connection = connection;
-        if (old is not null && !ReferenceEquals(old, connection)) old.Dispose();
+        if (old is not null && !ReferenceEquals(old, connection) && !old.HandedOut) old.Dispose();
     }
 }

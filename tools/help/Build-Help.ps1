@@ -897,7 +897,7 @@ foreach ($c in $commands) {
     }
     $pairs += , @{ Model = $model; Doc = $doc; HelpFile = $(if ($model.HelpFile) { $model.HelpFile } else { "$($c.ImplementingType.Assembly.GetName().Name).dll-Help.xml" }) }
 }
-foreach ($name in $docs.Keys) {
+foreach ($name in ($docs.Keys | Sort-Object)) {
     # A warning, not a failure: help for a cmdlet on its way (another branch) can land first.
     # A renamed cmdlet shows up here too, and as a missing file for the new name.
     if (-not ($commands | Where-Object Name -EQ $name)) { Write-Warning "$($docs[$name].File): module $ModuleName exports no cmdlet named '$name'; this file is not compiled" }

@@ -13,6 +13,7 @@ public sealed class CompleteFleTrajectoryCommand : FleCmdlet
     [ValidateNotNullOrEmpty]
     [Alias("TrajectoryId")]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
     public string[] Id { get; set; } = [];
 
     /// <summary>Completed (default) or Failed.</summary>

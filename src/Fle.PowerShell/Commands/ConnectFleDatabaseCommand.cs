@@ -89,8 +89,9 @@ public sealed class ConnectFleDatabaseCommand : FleCmdlet
         var store = Run(ct => FleStore.OpenAsync(settings, ct));
         var conn = new FleConnection(store, implicitlyOpened: false);
         WriteVerbose($"Connected: schema version {store.SchemaVersion}.");
+        conn.HandedOut = PassThru || NoDefault;
         if (!NoDefault) FleSession.SetDefault(conn);
-        if (PassThru || NoDefault) WriteObject(conn);
+        if (conn.HandedOut) WriteObject(conn);
     }
 
     internal static FleSettingsOverrides BuildOverrides(FleCmdlet cmdlet, string cwd, string? envFile, string? sqlitePath)
@@ -129,6 +130,6 @@ public sealed class DisconnectFleDatabaseCommand : FleCmdlet
         }
         WriteVerbose($"Closing {target}.");
         if (ReferenceEquals(target, session)) FleSession.SetDefault(null);
-        else target.Dispose();
+        target.Dispose();
     }
 }

@@ -16,6 +16,7 @@ public sealed class GetFleCheckpointCommand : FleCmdlet
     [ValidateNotNullOrEmpty]
     [Alias("Id")]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
     public string TrajectoryId { get; set; } = "";
 
     /// <summary>The step whose checkpoint to read.</summary>

@@ -16,6 +16,7 @@ public sealed class GetFleStepCommand : FleCmdlet
     [ValidateNotNullOrEmpty]
     [Alias("Id")]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
     public string TrajectoryId { get; set; } = "";
 
     /// <summary>Only these step numbers.</summary>
@@ -54,9 +55,13 @@ public sealed class GetFleStepCommand : FleCmdlet
             }
             WriteAll(Store.GetStepsAsync(TrajectoryId, new FleStepRange(From, To), IncludeGameState, CancelToken));
         }
-        catch (FleException e)
+        catch (FleException e) when (!IsFatal(e))
         {
             WriteError(ToErrorRecord(e, TrajectoryId));
+        }
+        catch (FleException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e, TrajectoryId)); // a lost server stops the pipeline
         }
     }
 }

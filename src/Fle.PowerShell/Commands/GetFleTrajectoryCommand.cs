@@ -12,7 +12,9 @@ public sealed class GetFleTrajectoryCommand : FleCmdlet
     [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [Alias("TrajectoryId")]
+    [SupportsWildcards]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
     public string[]? Id { get; set; }
 
     /// <summary>Only trajectories of this task.</summary>

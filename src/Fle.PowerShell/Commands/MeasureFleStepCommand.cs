@@ -20,6 +20,7 @@ public sealed class MeasureFleStepCommand : FleCmdlet
     [ValidateNotNullOrEmpty]
     [Alias("Id")]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
     public string TrajectoryId { get; set; } = "";
 
     protected override void ProcessRecord()

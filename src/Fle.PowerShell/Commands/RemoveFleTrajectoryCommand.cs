@@ -5,7 +5,7 @@ namespace Fle.PowerShell.Commands;
 
 /// <summary>delete_trajectory: remove trajectories with their steps and game states; or clean up old ones.</summary>
 [Cmdlet(VerbsCommon.Remove, "FleTrajectory", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ById)]
-[OutputType(typeof(void))]
+[OutputType(typeof(string))]
 public sealed class RemoveFleTrajectoryCommand : FleCmdlet
 {
     private const string ById = "Id";
@@ -16,6 +16,7 @@ public sealed class RemoveFleTrajectoryCommand : FleCmdlet
     [ValidateNotNullOrEmpty]
     [Alias("TrajectoryId")]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
     public string[] Id { get; set; } = [];
 
     /// <summary>Remove finished trajectories that ended longer ago than this (e.g. (New-TimeSpan -Days 30) or '30.00:00:00').</summary>

@@ -13,6 +13,7 @@ public sealed class ResumeFleTrajectoryCommand : FleCmdlet
     [ValidateNotNullOrEmpty]
     [Alias("TrajectoryId")]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
     public string Id { get; set; } = "";
 
     protected override void ProcessRecord()

@@ -12,6 +12,7 @@ public abstract class SaveStepCommandBase : FleCmdlet
     [ValidateNotNullOrEmpty]
     [Alias("Id")]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
     public string TrajectoryId { get; set; } = "";
 
     /// <summary>The step number (0 or more), unique in the trajectory.</summary>

@@ -12,6 +12,7 @@ public sealed class TestFleTrajectoryCommand : FleCmdlet
     [ValidateNotNullOrEmpty]
     [Alias("TrajectoryId")]
     [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
     public string Id { get; set; } = "";
 
     protected override void ProcessRecord()

@@ -70,11 +70,28 @@ internal static class CompletionHelper
         if (session is not null) return session.Store;
         try
         {
-            var settings = FleSettingsResolver.Resolve(new FleSettingsOverrides());
+            // ./.env and a relative SQLITE_DB_FILE resolve against the PowerShell location, as in the cmdlets
+            // (not the process's working directory, which Set-Location does not change).
+            var settings = FleSettingsResolver.Resolve(new FleSettingsOverrides { WorkingDirectory = PowerShellLocation() });
             if (settings.Backend != FleBackend.Sqlite || !File.Exists(settings.SqlitePath)) return null;
             var store = FleStore.OpenAsync(settings).GetAwaiter().GetResult();
             FleSession.SetDefault(new FleConnection(store, implicitlyOpened: true));
             return store;
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+    }
+
+    private static string? PowerShellLocation()
+    {
+        try
+        {
+            // A nested command on the pipeline thread (the session state proxy refuses while a pipeline runs).
+            using var ps = System.Management.Automation.PowerShell.Create(RunspaceMode.CurrentRunspace);
+            ps.AddCommand(@"Microsoft.PowerShell.Management\Get-Location").AddParameter("PSProvider", "FileSystem");
+            return ps.Invoke<PathInfo>().FirstOrDefault()?.ProviderPath;
         }
         catch (Exception)
         {

@@ -132,7 +132,7 @@ public abstract class FleCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>Connection problems stop the whole pipeline; item problems do not.</summary>
-    private static bool IsFatal(FleException e) => e.Kind is FleErrorKind.ConnectionError or FleErrorKind.AuthenticationError
+    protected static bool IsFatal(FleException e) => e.Kind is FleErrorKind.ConnectionError or FleErrorKind.AuthenticationError
         or FleErrorKind.InvalidConfiguration or FleErrorKind.PermissionDenied;
 
     internal static ErrorRecord ToErrorRecord(FleException e, object? target = null)
@@ -162,7 +162,15 @@ public abstract class FleCmdlet : PSCmdlet, IDisposable
     /// <summary>A non-terminating error with a Fle error id.</summary>
     protected void WriteFleError(string errorId, ErrorCategory category, string message, object? target, string? recommendedAction = null)
     {
-        var record = new ErrorRecord(new FleException(errorId, FleErrorKind.NotFound, message, target: target), errorId, category, target);
+        var kind = category switch
+        {
+            ErrorCategory.ObjectNotFound => FleErrorKind.NotFound,
+            ErrorCategory.ResourceExists => FleErrorKind.AlreadyExists,
+            ErrorCategory.InvalidData => FleErrorKind.InvalidData,
+            ErrorCategory.ConnectionError => FleErrorKind.ConnectionError,
+            _ => FleErrorKind.InvalidArgument,
+        };
+        var record = new ErrorRecord(new FleException(errorId, kind, message, target: target), errorId, category, target);
         if (recommendedAction is not null) record.ErrorDetails = new ErrorDetails(message) { RecommendedAction = recommendedAction };
         WriteError(record);
     }
