@@ -23,6 +23,7 @@
         'Get-FleStep'
         'Measure-FleStep'
         'Get-FleCheckpoint'
+        'Import-FleProgramTable'
         'Export-FleData'
         'Import-FleData'
         'Backup-FleDatabase'

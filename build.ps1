@@ -66,6 +66,11 @@ function Invoke-PwshChild {
 
 function Invoke-Build {
     Write-Host "==> Build ($Configuration)"
+    # One version: the assemblies' (Directory.Build.props) and the manifest's must agree, or a session
+    # that upgrades the module could keep running the old cmdlets.
+    $manifestVersion = (Import-PowerShellDataFile (Join-Path $Root 'Fle.psd1')).ModuleVersion
+    $assemblyVersion = ([xml](Get-Content -Raw (Join-Path $Root 'Directory.Build.props'))).Project.PropertyGroup.Version | Where-Object { $_ } | Select-Object -First 1
+    if ($manifestVersion -ne $assemblyVersion) { throw "Fle.psd1 ModuleVersion ($manifestVersion) differs from Directory.Build.props Version ($assemblyVersion)." }
     $publish = Join-Path $Out 'publish'
     if (Test-Path $publish) { Remove-Item -Recurse -Force $publish }
     Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Fle.PowerShell/Fle.PowerShell.csproj'), '-c', $Configuration, '-o', $publish, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')

@@ -47,6 +47,7 @@ public static class FleErrorIds
     public const string BackupFailed = "FleBackupFailed";
     public const string RestoreFailed = "FleRestoreFailed";
     public const string SourceInvalid = "FleProgramTableInvalid";
+    public const string ProgramRowSkipped = "FleProgramRowSkipped";
     public const string NotConnected = "FleNotConnected";
     public const string OperationCanceled = "FleOperationCanceled";
 }

@@ -28,13 +28,15 @@ function New-FleTestTarget {
 
 function Invoke-FleTestSql {
     # Run one SQL query with the backend's own command-line tool; returns the output lines.
-    param([Parameter(Mandatory)] $Target, [Parameter(Mandatory)] [string] $Sql)
+    # Several queries run in one process (one round of tool start-up): their outputs follow each other.
+    param([Parameter(Mandatory)] $Target, [Parameter(Mandatory)] [string[]] $Sql)
     if ($Target.Backend -eq 'Sqlite') {
-        $out = & sqlite3 -batch $Target.Sqlite $Sql
+        $out = & sqlite3 -batch $Target.Sqlite (($Sql | ForEach-Object { $_.TrimEnd(';') + ';' }) -join "`n")
     } else {
         $env:PGPASSWORD = $Target.Pg.Password
         try {
-            $out = & psql -h $Target.Pg.Server -p $Target.Pg.Port -U $Target.Pg.User -d $Target.Pg.Database -X -q -t -A -F '|' -v ON_ERROR_STOP=1 -c $Sql
+            $commands = foreach ($q in $Sql) { '-c'; $q }
+            $out = & psql -h $Target.Pg.Server -p $Target.Pg.Port -U $Target.Pg.User -d $Target.Pg.Database -X -q -t -A -F '|' -v ON_ERROR_STOP=1 @commands
         } finally { Remove-Item Env:PGPASSWORD -ErrorAction Ignore }
     }
     if ($LASTEXITCODE -ne 0) { throw "SQL failed on $($Target.Backend): $Sql" }
@@ -52,7 +54,9 @@ function Get-FleTestSnapshot {
         "SELECT trajectory_id || ' ' || CAST(step_number AS TEXT) || ' ' || agent_code || ' ' || environment_feedback FROM steps ORDER BY trajectory_id, step_number"
         'SELECT CAST(step_number AS TEXT) || ' + "' '" + ' || CAST(raw_size AS TEXT) FROM game_states ORDER BY trajectory_id, step_number'
     )
-    ($queries | ForEach-Object { "## $_"; Invoke-FleTestSql -Target $Target -Sql $_ }) -join "`n"
+    # Each query's output starts with a marker row, so a change cannot move between sections unseen.
+    $withMarkers = for ($i = 0; $i -lt $queries.Count; $i++) { "SELECT '## $i'"; $queries[$i] }
+    (Invoke-FleTestSql -Target $Target -Sql $withMarkers) -join "`n"
 }
 
 function Get-FleTestRowCount {

@@ -640,6 +640,13 @@ Describe 'Cmdlets on <Name>' -ForEach $backends {
             $text.Length | Should -BeLessThan 2000
         }
 
+        It 'steps of several trajectories are grouped under their trajectory id' {
+            $other = New-Run -Task format -Steps 1
+            $text = Get-FleTrajectory -Id $fmt.Id, $other.Id @c | Get-FleStep @c | Format-Table | Out-String -Width 120
+            $text | Should -Match "Trajectory: $($fmt.Id)"
+            $text | Should -Match "Trajectory: $($other.Id)"
+        }
+
         It 'Get-FleCheckpoint | Format-List does not dump a 50 KB state' {
             $text = Get-FleCheckpoint -TrajectoryId $fmt.Id @c | Format-List | Out-String -Width 120
             $text | Should -Not -Match $marker

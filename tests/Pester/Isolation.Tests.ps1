@@ -1,4 +1,4 @@
-# The module in a session that is not empty: another Npgsql already loaded, a second copy of the module
+# The module in a session that is not empty: another Npgsql or Microsoft.Data.Sqlite already loaded, a second copy of the module
 # imported after Remove-Module, runspaces; and Ctrl+C (PowerShell.Stop) stopping long work.
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
@@ -10,18 +10,21 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'CmdletTestHelpers.psm1') -Force
     Import-Module (Get-FleModulePath) -Force
     $moduleDir = Split-Path (Get-FleModulePath)
+    $exportCount = @((Import-PowerShellDataFile (Get-FleModulePath)).CmdletsToExport).Count
     $work = New-FleTestDirectory
     $clean = @{ FLE_DB_TYPE = $null; SQLITE_DB_FILE = $null }
+    $nuget = Join-Path (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path '.tools/nuget'
+    function Restore-OtherVersions {
+        # Other versions of Fle's dependencies, from NuGet into .tools/nuget (see assets/OtherVersions.csproj).
+        $out = & dotnet restore (Join-Path $PSScriptRoot 'assets/OtherVersions.csproj') --nologo -v q 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "Restoring the other dependency versions failed: $out" }
+    }
 }
 
 Describe 'Importing Fle after another Npgsql version is loaded' -Skip:(-not $hasPg) {
     BeforeAll {
-        # Npgsql 8.0.3 (Fle ships 10.x) and its logging dependency, from NuGet into .tools/nuget.
-        $root = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
-        $proj = Join-Path $PSScriptRoot 'assets/OtherVersions.csproj'
-        $out = & dotnet restore $proj --nologo -v q 2>&1
-        if ($LASTEXITCODE -ne 0) { throw "Restoring Npgsql 8.0.3 failed: $out" }
-        $nuget = Join-Path $root '.tools/nuget'
+        # Npgsql 8.0.3 (Fle ships 10.x) and its logging dependency.
+        Restore-OtherVersions
         $oldNpgsql = Join-Path $nuget 'npgsql/8.0.3/lib/net8.0/Npgsql.dll'
         $oldLogging = Join-Path $nuget 'microsoft.extensions.logging.abstractions/8.0.0/lib/net8.0/Microsoft.Extensions.Logging.Abstractions.dll'
         $db = New-FleTestPostgresDatabase
@@ -75,6 +78,51 @@ Connect-FleDatabase -Path '$work/after-npgsql.db'
     }
 }
 
+Describe 'Importing Fle after another Microsoft.Data.Sqlite version is loaded' {
+    BeforeAll {
+        # Microsoft.Data.Sqlite 8.0.30 with SQLitePCLRaw 2.1.11 and its own native e_sqlite3 (Fle ships 10.x / 2.1.13),
+        # side by side in one folder so the default context finds the native library next to the provider.
+        Restore-OtherVersions
+        $rid = [System.Runtime.InteropServices.RuntimeInformation]::RuntimeIdentifier
+        $old = New-FleTestDirectory
+        Copy-Item -Destination $old -Path @(
+            "$nuget/sqlitepclraw.core/2.1.11/lib/netstandard2.0/SQLitePCLRaw.core.dll"
+            "$nuget/sqlitepclraw.provider.e_sqlite3/2.1.11/lib/net6.0/SQLitePCLRaw.provider.e_sqlite3.dll"
+            "$nuget/sqlitepclraw.bundle_e_sqlite3/2.1.11/lib/netstandard2.0/SQLitePCLRaw.batteries_v2.dll"
+            "$nuget/microsoft.data.sqlite.core/8.0.30/lib/net8.0/Microsoft.Data.Sqlite.dll"
+            "$nuget/sqlitepclraw.lib.e_sqlite3/2.1.11/runtimes/$rid/native/*"
+        )
+    }
+
+    It 'the old provider is loaded and used first; then Fle imports, and both keep working' {
+        $r = Invoke-FleFreshPwsh -WorkingDirectory $work -Environment $clean -Script @"
+foreach (`$f in 'SQLitePCLRaw.core', 'SQLitePCLRaw.provider.e_sqlite3', 'SQLitePCLRaw.batteries_v2', 'Microsoft.Data.Sqlite') { Add-Type -Path "$old/`$f.dll" }
+[SQLitePCL.Batteries_V2]::Init()
+`$c = [Microsoft.Data.Sqlite.SqliteConnection]::new('Data Source=$old/old.db'); `$c.Open()
+`$cmd = `$c.CreateCommand(); `$cmd.CommandText = 'CREATE TABLE t (x); INSERT INTO t VALUES (42); SELECT x FROM t'
+'old=' + `$cmd.ExecuteScalar()
+Import-Module `$env:FLE_MODULE_PATH
+Connect-FleDatabase -Path '$old/fle.db'
+`$t = New-FleTrajectory -TaskId after_old_sqlite
+Save-FleCheckpoint -TrajectoryId `$t.Id -StepNumber 0 -AgentCode a -EnvironmentFeedback b -GameState '{"s":1}'
+'fle=' + (Get-FleCheckpoint -TrajectoryId `$t.Id).GameStateText
+[AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'Microsoft.Data.Sqlite' } |
+    ForEach-Object { 'sqlite=' + `$_.GetName().Version.Major + '@' + [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext(`$_).Name }
+`$cmd.CommandText = 'INSERT INTO t VALUES (43); SELECT COUNT(*) FROM t'
+'old-after=' + `$cmd.ExecuteScalar()
+`$c.Dispose()
+"@
+        $r.ExitCode | Should -Be 0 -Because $r.Error
+        $r.Output | Should -Contain 'old=42'
+        $r.Output | Should -Contain 'fle={"s":1}'
+        $r.Output | Should -Contain 'sqlite=8@Default'
+        ($r.Output | Where-Object { $_ -like 'sqlite=*@Fle' }) | Should -Not -BeNullOrEmpty
+        ($r.Output | Where-Object { $_ -like 'sqlite=*@Fle' }) | Should -Not -Be 'sqlite=8@Fle'
+        $r.Output | Should -Contain 'old-after=2'
+        & sqlite3 (Join-Path $old 'fle.db') 'SELECT task_id FROM trajectories' | Should -Be 'after_old_sqlite'
+    }
+}
+
 Describe 'Fle''s own load context' {
     It 'only Fle.Loader is in the default load context; the engine and its dependencies are in "Fle"' {
         $fleAsm = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -in 'Fle.Core', 'Fle.PowerShell' }
@@ -123,7 +171,7 @@ Save-FleCheckpoint -TrajectoryId `$t2.Id -StepNumber 0 -AgentCode a -Environment
         $r.ExitCode | Should -Be 0 -Because $r.Error
         $r.Output | Should -Contain 'removed=True'
         $r.Output | Should -Contain "base=$(Split-Path $copyB)"
-        $r.Output | Should -Contain 'cmdlets=13'
+        $r.Output | Should -Contain "cmdlets=$exportCount"
         $r.Output | Should -Contain 'found=first_copy'
         $r.Output | Should -Contain 'type=True'
         $r.Output | Should -Contain 'cp=True'
@@ -141,7 +189,7 @@ Connect-FleDatabase -Path '$work/force.db'
 'new=' + ((New-FleTrajectory -TaskId forced) -is [FleTrajectory])
 "@
         $r.ExitCode | Should -Be 0 -Because $r.Error
-        $r.Output | Should -Contain 'cmdlets=13'
+        $r.Output | Should -Contain "cmdlets=$exportCount"
         $r.Output | Should -Contain 'new=True'
     }
 

@@ -1,0 +1,143 @@
+namespace Fle.Core;
+
+/// <summary>Why a row of FLE's <c>programs</c> table was not imported.</summary>
+public enum FleProgramSkipReason
+{
+    /// <summary><c>meta</c> is not valid JSON, or not a JSON object: the row's run (process id) is unknown.</summary>
+    InvalidMeta,
+
+    /// <summary><c>code</c> is null (possible only in tables not created by FLE's own DDL).</summary>
+    NullCode,
+
+    /// <summary><c>created_at</c> is null or not a date and time.</summary>
+    InvalidTimestamp,
+
+    /// <summary>The step number derived for the row is already taken in the trajectory by another row or step.</summary>
+    StepConflict,
+
+    /// <summary>The target database refused the step (for example a NUL character in the code, or a state over FLE_MAX_STATE_BYTES).</summary>
+    Rejected,
+}
+
+/// <summary>How the step numbers of one imported run were derived.</summary>
+public enum FleStepNumbering
+{
+    /// <summary>From <c>depth</c> as the conversation depth (1, 3, 5, ...): step = ((depth - 1) / 2) + 1.</summary>
+    Depth,
+
+    /// <summary>From <c>depth</c> as FLE's create_program stores it, halved (0.5, 1.5, 2.5, ...): step = ((2 * depth - 1) / 2) + 1 = depth + 0.5.</summary>
+    HalvedDepth,
+
+    /// <summary>By position: 1, 2, 3, ... in created_at, id order (when neither depth reading gives whole, strictly increasing numbers).</summary>
+    Position,
+}
+
+/// <summary>What to do with one run before its first write (the PowerShell layer answers through ShouldProcess).</summary>
+public enum FleImportDecision
+{
+    Import,
+
+    /// <summary>Read and count everything, write nothing (-WhatIf).</summary>
+    DryRun,
+
+    /// <summary>Leave this run out (the user said no to -Confirm).</summary>
+    Decline,
+}
+
+/// <summary>One row the import skipped, with its <c>programs.id</c> and the reason.</summary>
+public sealed record FleSkippedProgramRow(long RowId, FleProgramSkipReason Reason, string Message, string? TrajectoryId)
+{
+    public override string ToString() => $"row {RowId}: {Reason}: {Message}";
+}
+
+/// <summary>One FLE run (a version, process_id, instance group of <c>programs</c> rows) about to be written.</summary>
+public sealed class FleProgramRun
+{
+    public required string TrajectoryId { get; init; }
+    public required string TaskId { get; init; }
+    public object? Version { get; init; }
+    public object? ProcessId { get; init; }
+    public object? Instance { get; init; }
+
+    /// <summary>Rows of the run in the source (including rows that are skipped).</summary>
+    public long Rows { get; init; }
+
+    public FleStepNumbering StepNumbering { get; init; }
+
+    /// <summary>True when an earlier import created the trajectory (this run only adds the rows it lacks).</summary>
+    public bool Exists { get; init; }
+
+    public override string ToString() =>
+        $"trajectory '{TrajectoryId}' (task {TaskId}, version {Version ?? "null"}, process {ProcessId ?? "null"}, instance {Instance ?? "null"}, {Rows} rows)";
+}
+
+/// <summary>Progress of an import, reported per row.</summary>
+public sealed class FleProgramImportProgress
+{
+    /// <summary>"Scanning" (first pass: groups and step numbering) or "Importing" (second pass: writing).</summary>
+    public required string Phase { get; init; }
+    public long RowsRead { get; init; }
+
+    /// <summary>Rows to read in this pass (known after the first pass; during the first pass, the table's row count).</summary>
+    public long TotalRows { get; init; }
+    public int Trajectories { get; init; }
+    public long Steps { get; init; }
+    public string? CurrentTrajectoryId { get; init; }
+    public string? CurrentTaskId { get; init; }
+
+    public int PercentComplete => TotalRows <= 0 ? 0 : (int)Math.Min(100, RowsRead * 100 / TotalRows);
+}
+
+/// <summary>What Import-FleProgramTable did (or, with -WhatIf, would do).</summary>
+public sealed class FleProgramImportResult
+{
+    /// <summary>The source: a SQLite file path or user@host:port/database (never a password).</summary>
+    public required string Source { get; init; }
+
+    /// <summary>The Fle database written to.</summary>
+    public required string Target { get; init; }
+
+    /// <summary>True when nothing was written (-WhatIf): the counts say what would have been imported.</summary>
+    public bool WhatIf { get; init; }
+
+    /// <summary>Rows read from <c>programs</c> (up to the largest id seen when the import started).</summary>
+    public long Rows { get; init; }
+
+    /// <summary>Runs (version, process_id, instance groups) found.</summary>
+    public int Runs { get; init; }
+
+    /// <summary>Trajectories created.</summary>
+    public int Trajectories { get; init; }
+
+    /// <summary>Trajectories that existed (an earlier import) and received new steps.</summary>
+    public int TrajectoriesUpdated { get; init; }
+
+    /// <summary>Steps written (with or without a game state).</summary>
+    public long Steps { get; init; }
+
+    /// <summary>Steps written with a game state.</summary>
+    public long Checkpoints { get; init; }
+
+    /// <summary>Game-state bytes written (as in state_json, before compression).</summary>
+    public long Bytes { get; init; }
+
+    /// <summary>Rows skipped because an earlier import already wrote them.</summary>
+    public long AlreadyImported { get; init; }
+
+    /// <summary>Rows of runs the user declined (-Confirm).</summary>
+    public long DeclinedRows { get; init; }
+
+    /// <summary>Rows that could not be imported, with the reason (at most the first 10,000; <see cref="SkippedCount"/> counts all).</summary>
+    public IReadOnlyList<FleSkippedProgramRow> SkippedRows { get; init; } = [];
+
+    /// <summary>Number of rows that could not be imported.</summary>
+    public long SkippedCount { get; init; }
+
+    /// <summary>Ids of the trajectories created or updated.</summary>
+    public IReadOnlyList<string> TrajectoryIds { get; init; } = [];
+
+    public TimeSpan Duration { get; init; }
+
+    public override string ToString() =>
+        $"{Trajectories} trajectories, {Steps} steps ({Checkpoints} checkpoints), {SkippedCount} rows skipped, {AlreadyImported} already imported";
+}
