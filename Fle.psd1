@@ -24,6 +24,13 @@
         'Measure-FleStep'
         'Get-FleCheckpoint'
         'Import-FleProgramTable'
+        'Export-FleData'
+        'Import-FleData'
+        'Backup-FleDatabase'
+        'Restore-FleDatabase'
+        'Optimize-FleDatabase'
+        'Get-FleDatabase'
+        'Test-FleDatabase'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -74,6 +74,36 @@ function Stop-FleTestPostgres {
     Remove-Item -Recurse -Force $Server.Dir -ErrorAction SilentlyContinue
 }
 
+function Restart-FleTestPostgres {
+    <#
+    .SYNOPSIS
+    Restart the throwaway server (from Start-FleTestPostgres, or the one FLE_TEST_PG_* describe) with its original options.
+    .DESCRIPTION
+    pg_ctl restart reuses the options recorded in postmaster.opts (port, socket folder, listen address, fsync...);
+    the log goes to the same file, so the server never holds the caller's output pipes open.
+    -Mode fast disconnects clients cleanly (57P01); immediate is a server crash, recovered from WAL on start.
+    -DownSeconds keeps the server stopped that long before starting it again.
+    #>
+    [CmdletBinding()]
+    param($Server, [ValidateSet('fast', 'immediate')] [string] $Mode = 'fast', [double] $DownSeconds = 0)
+    $bin = if ($Server) { $Server.Bin } else { $env:FLE_TEST_PG_BIN }
+    $data = if ($Server) { $Server.DataDir } else { $env:FLE_TEST_PG_DATA }
+    $runAs = if ($Server) { $Server.RunAs } else { $env:FLE_TEST_PG_RUNAS }
+    if (-not $bin -or -not $data) { throw 'No test server to restart: pass -Server or set FLE_TEST_PG_BIN and FLE_TEST_PG_DATA.' }
+    $pgCtl = Join-Path $bin 'pg_ctl'
+    $log = Join-Path (Split-Path $data) 'log'
+    if ($DownSeconds -gt 0) {
+        Invoke-AsPgUser $runAs $pgCtl @('-D', $data, '-m', $Mode, '-w', '-t', '60', 'stop') | Out-Null
+        Start-Sleep -Milliseconds ([int]($DownSeconds * 1000))
+        $opts = (Get-Content (Join-Path $data 'postmaster.opts') -Raw).Trim()
+        # postmaster.opts is: <postgres binary> "-D" "<data>" "-p" "<port>" ...; pass everything after -D <data> again.
+        $argsText = ($opts -replace '^\S+\s+"-D"\s+"[^"]*"\s*', '') -replace '"', ''
+        Invoke-AsPgUser $runAs $pgCtl @('-D', $data, '-l', $log, '-w', '-t', '60', '-o', $argsText, 'start') | Out-Null
+    } else {
+        Invoke-AsPgUser $runAs $pgCtl @('-D', $data, '-l', $log, '-m', $Mode, '-w', '-t', '60', 'restart') | Out-Null
+    }
+}
+
 function Set-FleTestPostgresEnvironment {
     # What the xUnit and Pester suites read. FLE_TEST_PG is a full Npgsql connection string.
     param([Parameter(Mandatory)] $Server)
@@ -89,4 +119,4 @@ function Set-FleTestPostgresEnvironment {
     $env:FLE_TEST_PG_RUNAS = "$($Server.RunAs)"
 }
 
-Export-ModuleMember -Function Start-FleTestPostgres, Stop-FleTestPostgres, Set-FleTestPostgresEnvironment
+Export-ModuleMember -Function Start-FleTestPostgres, Stop-FleTestPostgres, Restart-FleTestPostgres, Set-FleTestPostgresEnvironment

@@ -185,6 +185,28 @@ public sealed class StateCodec : IDisposable
         old.Dispose(disposeRoot: true);
     }
 
+    /// <summary>Drop cached keyframes by id (their rows were deleted; SQLite may reuse the ids).</summary>
+    internal void ForgetDictionaries(IEnumerable<long> ids)
+    {
+        var gone = ids.ToHashSet();
+        foreach (var id in gone) _dictionaries.Remove(id);
+        lock (_rootsByFingerprint)
+            foreach (var k in _rootsByFingerprint.Where(kv => gone.Contains(kv.Value.Id)).Select(kv => kv.Key).ToList())
+                _rootsByFingerprint.Remove(k);
+    }
+
+    /// <summary>Forget every trajectory and cached keyframe (the database was restored underneath).</summary>
+    internal void Reset()
+    {
+        lock (_gate)
+        {
+            foreach (var w in _writers.Values) w.Dispose(disposeRoot: true);
+            _writers.Clear();
+        }
+        _dictionaries.Clear();
+        lock (_rootsByFingerprint) _rootsByFingerprint.Clear();
+    }
+
     /// <summary>Decode a stored state to its exact original bytes.</summary>
     internal byte[] Decode(StateCodecKind codec, byte[] data, int rawSize, long? dictionaryId, Func<long, byte[]?> loadDictionaryData)
     {
@@ -419,6 +441,26 @@ internal sealed class LruCache<TKey, TValue> where TKey : notnull
         }
         value = default!;
         return false;
+    }
+
+    public void Remove(TKey key)
+    {
+        lock (_map)
+        {
+            if (!_map.Remove(key, out var node)) return;
+            _list.Remove(node);
+            _total -= _weight(node.Value.Value);
+        }
+    }
+
+    public void Clear()
+    {
+        lock (_map)
+        {
+            _map.Clear();
+            _list.Clear();
+            _total = 0;
+        }
     }
 
     public void Set(TKey key, TValue value)

@@ -284,7 +284,7 @@ public static class FleSettingsResolver
             if (!File.Exists(path)) return (new Dictionary<string, string>(), null);
         }
 
-        var text = File.ReadAllText(path, Encoding.UTF8);
+        var text = ReadUtf8Strict(path);
         ValidateEnvText(text, path);
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         try
@@ -301,6 +301,35 @@ public static class FleSettingsResolver
                 target: path);
         }
         return (result, path);
+    }
+
+    /// <summary>
+    /// The file as UTF-8; invalid bytes are an error naming the line (a Latin-1 password would otherwise turn into
+    /// U+FFFD silently and fail later as a wrong password).
+    /// </summary>
+    private static string ReadUtf8Strict(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var start = bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0;
+        try
+        {
+            return FleText.StrictUtf8.GetString(bytes, start, bytes.Length - start);
+        }
+        catch (DecoderFallbackException)
+        {
+            var line = 1;
+            for (int i = start, lineStart = start; i <= bytes.Length; i++)
+            {
+                if (i < bytes.Length && bytes[i] != (byte)'\n') continue;
+                try { FleText.StrictUtf8.GetString(bytes, lineStart, i - lineStart); }
+                catch (DecoderFallbackException) { break; }
+                line++;
+                lineStart = i + 1;
+            }
+            throw new FleException(FleErrorIds.EnvFileInvalid, FleErrorKind.InvalidConfiguration,
+                $"The .env file '{path}' is not valid UTF-8 (line {line}). Save it as UTF-8.", target: $"{path}:{line}")
+            { RecommendedAction = $"Re-save {path} as UTF-8, or fix line {line}." };
+        }
     }
 
     /// <summary>Line-level check before DotNetEnv parses, so the error names the line (never its value).</summary>

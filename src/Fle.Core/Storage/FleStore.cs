@@ -96,7 +96,12 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
             Param(cmd, "@task", taskId);
             Param(cmd, "@start", TimeParameter(start));
             Param(cmd, "@meta", meta);
-            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            try { await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false); }
+            catch (Exception e) when (id is null && Translate(e, trajectoryId) is { ErrorId: FleErrorIds.TrajectoryAlreadyExists })
+            {
+                // The id is new and random: a row with it can only be this call's own insert, committed by an attempt
+                // whose connection broke before the answer arrived (RunAsync retried it).
+            }
             return 0;
         }, trajectoryId, null, cancellationToken).ConfigureAwait(false);
         return new FleTrajectory
@@ -130,54 +135,81 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(query);
         if (query.Ids is { Count: 0 }) yield break;
-        DbConnection conn;
-        try { conn = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false); }
-        catch (Exception e) when (Translate(e) is { } fe) { throw fe; }
-        await using (conn.ConfigureAwait(false))
+        var ps = new List<(string, object?)>();
+        var where = new List<string>();
+        if (query.Ids is { } ids)
         {
-            await using var cmd = conn.CreateCommand();
-            var where = new List<string>();
-            if (query.Ids is { } ids)
+            var names = new List<string>();
+            for (var i = 0; i < ids.Count; i++)
             {
-                var names = new List<string>();
-                for (var i = 0; i < ids.Count; i++)
+                names.Add($"@id{i}");
+                ps.Add(($"@id{i}", ids[i]));
+            }
+            where.Add($"t.id IN ({string.Join(", ", names)})");
+        }
+        if (query.TaskId is not null) { where.Add("t.task_id = @task"); ps.Add(("@task", query.TaskId)); }
+        if (query.Status is { } st) { where.Add("t.status = @status"); ps.Add(("@status", StatusText(st))); }
+        if (query.After is { } a) { where.Add("t.start_time >= @after"); ps.Add(("@after", TimeParameter(FleClock.Truncate(a)))); }
+        if (query.Before is { } b) { where.Add("t.start_time < @before"); ps.Add(("@before", TimeParameter(FleClock.Truncate(b)))); }
+        if (query.EndedBefore is { } eb) { where.Add("t.end_time IS NOT NULL AND t.end_time < @ended"); ps.Add(("@ended", TimeParameter(FleClock.Truncate(eb)))); }
+        if (!string.IsNullOrEmpty(query.IdPrefix))
+        {
+            where.Add(@"t.id LIKE @prefix ESCAPE '\'");
+            ps.Add(("@prefix", EscapeLike(query.IdPrefix) + "%"));
+        }
+        var sql = Sql.SelectTrajectories + (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "")
+            + " ORDER BY t.start_time DESC, t.id DESC";
+        if (query.First is { } first)
+        {
+            sql += " LIMIT @first";
+            ps.Add(("@first", (long)Math.Max(0, first)));
+        }
+        var (conn, cmd, reader) = await ExecuteReaderAsync(sql, ps, CommandBehavior.Default, null, cancellationToken).ConfigureAwait(false);
+        await using (conn.ConfigureAwait(false))
+        await using (cmd.ConfigureAwait(false))
+        await using (reader.ConfigureAwait(false))
+        {
+            while (true)
+            {
+                bool more;
+                try { more = await reader.ReadAsync(cancellationToken).ConfigureAwait(false); }
+                catch (Exception e) when (Translate(e) is { } fe) { throw fe; }
+                if (!more) break;
+                yield return ReadTrajectory(reader);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Open a connection and start a reader. A pooled connection that broke while idle (the server restarted) fails on
+    /// its first command, before any row: that is retried on a fresh connection (bounded), so a read after a restart works.
+    /// </summary>
+    private async Task<(DbConnection Conn, DbCommand Cmd, DbDataReader Reader)> ExecuteReaderAsync(string sql,
+        IReadOnlyList<(string Name, object? Value)> parameters, CommandBehavior behavior, string? trajectoryId, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            DbConnection? conn = null;
+            DbCommand? cmd = null;
+            try
+            {
+                conn = await OpenConnectionAsync(ct).ConfigureAwait(false);
+                cmd = Command(conn, sql);
+                foreach (var (name, value) in parameters) Param(cmd, name, value);
+                var reader = await cmd.ExecuteReaderAsync(behavior, ct).ConfigureAwait(false);
+                return (conn, cmd, reader);
+            }
+            catch (Exception e) when (e is not FleException)
+            {
+                if (cmd is not null) await cmd.DisposeAsync().ConfigureAwait(false);
+                if (conn is not null) await conn.DisposeAsync().ConfigureAwait(false);
+                if (attempt < MaxReadRetries && !ct.IsCancellationRequested && IsTransient(e))
                 {
-                    names.Add($"@id{i}");
-                    Param(cmd, $"@id{i}", ids[i]);
+                    await BeforeRetryAsync(attempt, ct).ConfigureAwait(false);
+                    continue;
                 }
-                where.Add($"t.id IN ({string.Join(", ", names)})");
-            }
-            if (query.TaskId is not null) { where.Add("t.task_id = @task"); Param(cmd, "@task", query.TaskId); }
-            if (query.Status is { } st) { where.Add("t.status = @status"); Param(cmd, "@status", StatusText(st)); }
-            if (query.After is { } a) { where.Add("t.start_time >= @after"); Param(cmd, "@after", TimeParameter(FleClock.Truncate(a))); }
-            if (query.Before is { } b) { where.Add("t.start_time < @before"); Param(cmd, "@before", TimeParameter(FleClock.Truncate(b))); }
-            if (query.EndedBefore is { } eb) { where.Add("t.end_time IS NOT NULL AND t.end_time < @ended"); Param(cmd, "@ended", TimeParameter(FleClock.Truncate(eb))); }
-            if (!string.IsNullOrEmpty(query.IdPrefix))
-            {
-                where.Add(@"t.id LIKE @prefix ESCAPE '\'");
-                Param(cmd, "@prefix", EscapeLike(query.IdPrefix) + "%");
-            }
-            var sql = Sql.SelectTrajectories + (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "")
-                + " ORDER BY t.start_time DESC, t.id DESC";
-            if (query.First is { } first)
-            {
-                sql += " LIMIT @first";
-                Param(cmd, "@first", (long)Math.Max(0, first));
-            }
-            cmd.CommandText = sql;
-            DbDataReader reader;
-            try { reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false); }
-            catch (Exception e) when (Translate(e) is { } fe) { throw fe; }
-            await using (reader.ConfigureAwait(false))
-            {
-                while (true)
-                {
-                    bool more;
-                    try { more = await reader.ReadAsync(cancellationToken).ConfigureAwait(false); }
-                    catch (Exception e) when (Translate(e) is { } fe) { throw fe; }
-                    if (!more) break;
-                    yield return ReadTrajectory(reader);
-                }
+                if (Translate(e, trajectoryId) is { } fe) throw fe;
+                throw;
             }
         }
     }
@@ -304,7 +336,7 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
             try
             {
                 var (stepId, stateId, newDict) = await RunAsync(
-                    ct => WriteStepAsync(input, meta, ts, state, ct), input.TrajectoryId, input.StepNumber, cancellationToken).ConfigureAwait(false);
+                    ct => WriteStepAsync(input, meta, ts, state, ct), input.TrajectoryId, input.StepNumber, cancellationToken, retryTransient: false).ConfigureAwait(false);
                 if (state is not null) Codec.Committed(input.TrajectoryId, state, newDict);
                 var built = Build(input, meta, ts, stepId, stateId, state);
                 return (built, built as FleCheckpoint);
@@ -390,29 +422,21 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         ThrowIfDisposed();
         FleIds.Validate(trajectoryId);
         var any = false;
-        DbConnection conn;
-        try { conn = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false); }
-        catch (Exception e) when (Translate(e) is { } fe) { throw fe; }
+        var (conn, cmd, reader) = await ExecuteReaderAsync(includeGameState ? Sql.SelectStepsWithState : Sql.SelectSteps,
+            [("@t", trajectoryId), ("@from", range.From ?? 0L), ("@to", range.To ?? long.MaxValue)],
+            CommandBehavior.SequentialAccess, trajectoryId, cancellationToken).ConfigureAwait(false);
         await using (conn.ConfigureAwait(false))
+        await using (cmd.ConfigureAwait(false))
+        await using (reader.ConfigureAwait(false))
         {
-            await using var cmd = Command(conn, includeGameState ? Sql.SelectStepsWithState : Sql.SelectSteps);
-            Param(cmd, "@t", trajectoryId);
-            Param(cmd, "@from", range.From ?? 0L);
-            Param(cmd, "@to", range.To ?? long.MaxValue);
-            DbDataReader reader;
-            try { reader = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false); }
-            catch (Exception e) when (Translate(e, trajectoryId) is { } fe) { throw fe; }
-            await using (reader.ConfigureAwait(false))
+            while (true)
             {
-                while (true)
-                {
-                    bool more;
-                    try { more = await reader.ReadAsync(cancellationToken).ConfigureAwait(false); }
-                    catch (Exception e) when (Translate(e, trajectoryId) is { } fe) { throw fe; }
-                    if (!more) break;
-                    any = true;
-                    yield return ReadStep(reader, includeGameState);
-                }
+                bool more;
+                try { more = await reader.ReadAsync(cancellationToken).ConfigureAwait(false); }
+                catch (Exception e) when (Translate(e, trajectoryId) is { } fe) { throw fe; }
+                if (!more) break;
+                any = true;
+                yield return ReadStep(reader, includeGameState);
             }
         }
         if (!any && !await TrajectoryExistsAsync(trajectoryId, cancellationToken).ConfigureAwait(false))
@@ -553,17 +577,40 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         cmd.Parameters.Add(p);
     }
 
-    /// <summary>Run a database operation, translating provider errors into FleExceptions.</summary>
-    protected internal async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> op, string? trajectoryId, long? stepNumber, CancellationToken ct)
+    /// <summary>How often a read (or an idempotent write) is run again after a transient failure.</summary>
+    private const int MaxReadRetries = 3;
+
+    /// <summary>
+    /// True when an operation failed because its connection broke (PostgreSQL restarted, a pooled connection went
+    /// stale): running it again on a fresh connection is safe for reads and idempotent writes.
+    /// </summary>
+    protected internal virtual bool IsTransient(Exception e) => false;
+
+    /// <summary>Called before such a retry: drop dead pooled connections, back off a little.</summary>
+    protected internal virtual Task BeforeRetryAsync(int attempt, CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>
+    /// Run a database operation, translating provider errors into FleExceptions. With <paramref name="retryTransient"/>
+    /// (reads and idempotent writes) a transient failure is retried a few times on a fresh connection.
+    /// </summary>
+    protected internal async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> op, string? trajectoryId, long? stepNumber, CancellationToken ct,
+        bool retryTransient = true)
     {
         ThrowIfDisposed();
-        try
+        for (var attempt = 0; ; attempt++)
         {
-            return await op(ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not FleException && Translate(e, trajectoryId, stepNumber) is { } fe)
-        {
-            throw fe;
+            try
+            {
+                return await op(ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not FleException && retryTransient && attempt < MaxReadRetries && !ct.IsCancellationRequested && IsTransient(e))
+            {
+                await BeforeRetryAsync(attempt, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not FleException && Translate(e, trajectoryId, stepNumber) is { } fe)
+            {
+                throw fe;
+            }
         }
     }
 

@@ -113,13 +113,34 @@ public sealed class PostgresStore : FleStore
             catch (NpgsqlException e) when (IsRetryableConnect(e) && attempt < MaxConnectRetries)
             {
                 // A restarting server refuses connections for a moment: back off and try again (bounded).
-                NpgsqlConnection.ClearPool(new NpgsqlConnection(_dataSource.ConnectionString));
+                _dataSource.Clear();
                 await Task.Delay(TimeSpan.FromMilliseconds(200 * (1 << attempt)), ct).ConfigureAwait(false);
             }
         }
     }
 
     protected internal override DbConnection OpenConnection() => _dataSource.OpenConnection();
+
+    /// <summary>
+    /// An established connection that broke (server restart, network), or a server shutting down. Not a timeout (it
+    /// already waited the connect or command timeout) and not a refused or starting-up server (OpenConnectionAsync
+    /// retried that already): those fail at once, so an unreachable server is reported within the connect timeout.
+    /// </summary>
+    protected internal override bool IsTransient(Exception e) => e switch
+    {
+        PostgresException pe => pe.SqlState is "57P01" or "57P02",
+        NpgsqlException { InnerException: TimeoutException } => false,
+        NpgsqlException { InnerException: SocketException { SocketErrorCode: SocketError.ConnectionRefused } } => false,
+        NpgsqlException ne => ne.IsTransient && !ne.Message.Contains("Timeout", StringComparison.OrdinalIgnoreCase),
+        _ => false,
+    };
+
+    /// <summary>After a server restart every idle pooled connection is dead: drop them all, then back off briefly.</summary>
+    protected internal override Task BeforeRetryAsync(int attempt, CancellationToken ct)
+    {
+        _dataSource.Clear();
+        return Task.Delay(TimeSpan.FromMilliseconds(100 * (attempt + 1)), ct);
+    }
 
     /// <summary>
     /// A server that is starting up (57P03) or restarting (connection refused) is retried for about three
@@ -146,7 +167,7 @@ public sealed class PostgresStore : FleStore
             catch (NpgsqlException e) when (e.IsTransient && attempt < MaxTransientRetries && !ct.IsCancellationRequested)
             {
                 // The connection broke (server restart, network). The statement is atomic: it either committed or not.
-                NpgsqlConnection.ClearPool(new NpgsqlConnection(_dataSource.ConnectionString));
+                _dataSource.Clear();
                 await Task.Delay(TimeSpan.FromMilliseconds(250 * (1 << attempt)), ct).ConfigureAwait(false);
                 if (await AlreadyWrittenAsync(input, timestamp, ct).ConfigureAwait(false) is { } done) return done;
             }
@@ -267,10 +288,24 @@ public sealed class PostgresStore : FleStore
                     "57P01" or "57P02" or "57P03" or "08006" or "08001" or "08004" => Unreachable(pe),
                     _ => null,
                 };
+            case NpgsqlException ne when ne.InnerException is null && ne.Message.Contains("password", StringComparison.OrdinalIgnoreCase):
+                // Npgsql: "No password has been provided but the backend requires one".
+                return new FleException(FleErrorIds.AuthenticationFailed, FleErrorKind.AuthenticationError,
+                    $"PostgreSQL at {Settings.Host}:{Settings.Port} requires a password for user '{Settings.Username}' and none was given. " +
+                    "Set SKILLS_DB_PASSWORD, pass -Credential, or put it in the file PGPASSFILE names (mode 0600).", null, Location);
+            case NpgsqlException ne when Settings.SslMode is "Require" or "VerifyCA" or "VerifyFull" && ne.Message.Contains("SSL", StringComparison.OrdinalIgnoreCase):
+                return new FleException(FleErrorIds.DatabaseUnavailable, FleErrorKind.ConnectionError,
+                    $"PostgreSQL at {Settings.Host}:{Settings.Port} did not set up SSL, and SslMode is {Settings.SslMode}, so Fle did not connect ({ne.Message}). " +
+                    "Enable SSL on the server, or choose SslMode Prefer or Disable for a trusted network.", null, Location);
             case NpgsqlException ne:
                 return Unreachable(ne);
             case TimeoutException te:
                 return Unreachable(te);
+            case FileNotFoundException fnf when Settings.Password is null:
+                // Npgsql reads the password file PGPASSFILE names; libpq would ignore a missing one, Npgsql throws.
+                return new FleException(FleErrorIds.ConfigurationInvalid, FleErrorKind.InvalidConfiguration,
+                    $"PGPASSFILE names the password file '{fnf.FileName}', which does not exist. Create it (mode 0600, lines host:port:database:user:password), " +
+                    "unset PGPASSFILE, or give the password with SKILLS_DB_PASSWORD or -Credential.", null, "PGPASSFILE");
             default:
                 return null;
         }
@@ -284,7 +319,7 @@ public sealed class PostgresStore : FleStore
             TimeoutException => $"no answer within {Settings.ConnectTimeoutSeconds} s",
             _ when e is PostgresException pe => pe.MessageText,
             _ when e.Message.Contains("Timeout", StringComparison.OrdinalIgnoreCase) => $"no answer within {Settings.ConnectTimeoutSeconds} s",
-            _ => e.GetType().Name,
+            _ => e.Message.TrimEnd('.'),
         };
         return new FleException(FleErrorIds.DatabaseUnavailable, FleErrorKind.ConnectionError,
             $"Cannot reach PostgreSQL at {Settings.Host}:{Settings.Port} (database '{Settings.Database}'): {why}. " +

@@ -56,7 +56,13 @@ internal static class PSConvert
         switch (value)
         {
             case null: return null;
-            case string or bool or char: return value;
+            case string s:
+                FleText.Validate(s, "metadata value");
+                return s;
+            case char c:
+                FleText.Validate(c.ToString(), "metadata value");
+                return c;
+            case bool: return value;
             case DateTime dt: return dt.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(dt, DateTimeKind.Utc) : dt.ToUniversalTime();
             case DateTimeOffset or Guid or TimeSpan: return value.ToString();
             case Enum e: return e.ToString();
@@ -67,7 +73,11 @@ internal static class PSConvert
             {
                 var result = new Dictionary<string, object?>(StringComparer.Ordinal);
                 foreach (DictionaryEntry entry in d)
-                    result[Convert.ToString(Unwrap(entry.Key), System.Globalization.CultureInfo.InvariantCulture) ?? ""] = ToPlain(entry.Value, depth + 1);
+                {
+                    var key = Convert.ToString(Unwrap(entry.Key), System.Globalization.CultureInfo.InvariantCulture) ?? "";
+                    FleText.Validate(key, "metadata key");
+                    result[key] = ToPlain(entry.Value, depth + 1);
+                }
                 return result;
             }
             case PSObject pso:
@@ -76,6 +86,7 @@ internal static class PSConvert
                 foreach (var p in pso.Properties)
                 {
                     if (p.MemberType is not (PSMemberTypes.NoteProperty or PSMemberTypes.Property)) continue;
+                    FleText.Validate(p.Name, "metadata key");
                     result[p.Name] = ToPlain(p.Value, depth + 1);
                 }
                 return result;
