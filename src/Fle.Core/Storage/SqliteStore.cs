@@ -160,13 +160,16 @@ public sealed class SqliteStore : FleStore
     private protected override async Task<(long StepId, long StateId, long? NewDictionaryId)> WriteStepAsync(
         FleStepInput input, string metadataJson, DateTime timestamp, EncodedState? state, CancellationToken ct)
     {
+        // Retries are bounded by count and by the busy timeout overall, so a database that stays locked
+        // reports FleDatabaseBusy after about that long, not after several timeouts in a row.
+        var deadline = Environment.TickCount64 + Settings.BusyTimeoutSeconds * 1000L;
         for (var attempt = 0; ; attempt++)
         {
             try
             {
                 return await WriteOnceAsync(input, metadataJson, timestamp, state, ct).ConfigureAwait(false);
             }
-            catch (SqliteException e) when (IsBusy(e) && attempt < MaxBusyRetries)
+            catch (SqliteException e) when (IsBusy(e) && attempt < MaxBusyRetries && Environment.TickCount64 < deadline)
             {
                 // The busy timeout already waited; back off with jitter and try the whole transaction again.
                 await Task.Delay(Random.Shared.Next(10, 50) * (attempt + 1), ct).ConfigureAwait(false);
