@@ -46,6 +46,8 @@ public static class CodecStudy
         Add(Keyframed("zstd-dict L3, renewal, keyframes vs root", states, raw, 3, 9, new RenewalPolicy(), rooted: true));
         Add(Keyframed("zstd-dict L3, rooted L9, greedy 0.5", states, raw, 3, 9, new EnginePolicy(), rooted: true));
         Add(Keyframed("zstd-dict L3, rooted L3, greedy 0.5 (ENGINE)", states, raw, 3, 3, new EnginePolicy(), rooted: true));
+        Add(Keyframed("zstd-dict L1, rooted L1, greedy 0.5", states, raw, 1, 1, new EnginePolicy(), rooted: true));
+        Add(Keyframed("zstd-dict L1, rooted L3, greedy 0.5", states, raw, 1, 3, new EnginePolicy(), rooted: true));
         foreach (var f in quick ? new[] { 0.3, 0.7 } : new[] { 0.3, 0.7, 0.9 })
             Add(Keyframed($"zstd-dict L3, rooted, greedy {f}", states, raw, 3, 9, new GreedyPolicy(f), rooted: true));
         return results;

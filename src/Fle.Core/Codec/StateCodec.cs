@@ -56,8 +56,14 @@ internal sealed class EncodedState
 /// </summary>
 public sealed class StateCodec : IDisposable
 {
-    /// <summary>zstd level of the deltas (states compressed against their keyframe) and of plain states.</summary>
+    /// <summary>zstd level of plain states and of rooted keyframe rows.</summary>
     public const int CompressionLevel = 3;
+
+    /// <summary>
+    /// zstd level of the deltas (a state against its keyframe), the hot path of every checkpoint. bench/ codec study
+    /// (600 states): level 1 stored 1,211 B/state against 1,209 at level 3, for about a third less encode time.
+    /// </summary>
+    public const int DeltaLevel = 1;
 
     /// <summary>zstd level of a root keyframe's dictionary row (plain; written rarely, so it can afford more).</summary>
     public const int KeyframeLevel = 9;
@@ -127,7 +133,7 @@ public sealed class StateCodec : IDisposable
         // Its dictionary row is compressed against the trajectory's root keyframe (FLE's research table and most
         // of the state do not change), unless that saves less than a tenth: then it becomes a new root, stored plain.
         var content = raw;
-        var compressor = new Compressor(CompressionLevel);
+        var compressor = new Compressor(DeltaLevel);
         compressor.LoadDictionary(content);
         var self = compressor.Wrap(raw).ToArray();
         byte[]? stored = null;
@@ -391,7 +397,7 @@ public sealed class StateCodec : IDisposable
             Policy.Reset(keyframeCost);
             if (compressor is null)
             {
-                compressor = new Compressor(CompressionLevel);
+                compressor = new Compressor(DeltaLevel);
                 compressor.LoadDictionary(content);
             }
             Compressor = compressor;
