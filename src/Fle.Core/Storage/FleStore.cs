@@ -542,6 +542,25 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
 
     // ------------------------------------------------------------------ helpers
 
+    /// <summary>Apply, inside <paramref name="tx"/>, every migration newer than <paramref name="current"/> and record each.</summary>
+    private protected async Task ApplyMigrationsAsync(DbConnection conn, DbTransaction tx, IEnumerable<Schema.Migration> migrations, int current, CancellationToken ct)
+    {
+        foreach (var m in migrations.Where(m => m.Version > current).OrderBy(m => m.Version))
+        {
+            foreach (var sql in m.Statements)
+            {
+                await using var cmd = Command(conn, sql, tx);
+                await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+            await using var mark = Command(conn, "INSERT INTO fle_schema_version (version, description, applied_at) VALUES (@v, @d, @t)", tx);
+            Param(mark, "@v", m.Version);
+            Param(mark, "@d", m.Description);
+            Param(mark, "@t", TimeParameter(FleClock.UtcNow()));
+            await mark.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        SchemaVersion = Schema.CurrentVersion;
+    }
+
     internal static string StatusText(FleTrajectoryStatus s) => s switch
     {
         FleTrajectoryStatus.Running => "running",

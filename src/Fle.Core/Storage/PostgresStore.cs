@@ -72,20 +72,8 @@ public sealed class PostgresStore : FleStore
             await create.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         current = await ReadVersionAsync(conn, tx, ct).ConfigureAwait(false);
         if (current > Schema.CurrentVersion) throw Schema.TooNew(Location, current);
-        foreach (var m in Schema.Postgres.Where(m => m.Version > current))
-        {
-            foreach (var sql in m.Statements)
-            {
-                await using var cmd = Command(conn, sql, tx);
-                await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-            await using var mark = Command(conn, "INSERT INTO fle_schema_version (version, description, applied_at) VALUES (@v, @d, now())", tx);
-            Param(mark, "@v", m.Version);
-            Param(mark, "@d", m.Description);
-            await mark.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }
+        await ApplyMigrationsAsync(conn, tx, Schema.Postgres, current, ct).ConfigureAwait(false);
         await tx.CommitAsync(ct).ConfigureAwait(false);
-        SchemaVersion = Schema.CurrentVersion;
     }
 
     private static async Task<int> ReadVersionAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, CancellationToken ct)

@@ -73,21 +73,8 @@ public sealed class SqliteStore : FleStore
 
         await using var tx = (SqliteTransaction)await conn.BeginTransactionAsync(ct).ConfigureAwait(false); // BEGIN IMMEDIATE
         current = await ReadVersionAsync(conn, tx, ct).ConfigureAwait(false); // another process may have won the race
-        foreach (var m in Schema.Sqlite.Where(m => m.Version > current))
-        {
-            foreach (var sql in m.Statements)
-            {
-                await using var cmd = Command(conn, sql, tx);
-                await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-            await using var mark = Command(conn, "INSERT INTO fle_schema_version (version, description, applied_at) VALUES (@v, @d, @t)", tx);
-            Param(mark, "@v", m.Version);
-            Param(mark, "@d", m.Description);
-            Param(mark, "@t", TimeParameter(FleClock.UtcNow()));
-            await mark.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }
+        await ApplyMigrationsAsync(conn, tx, Schema.Sqlite, current, ct).ConfigureAwait(false);
         await tx.CommitAsync(ct).ConfigureAwait(false);
-        SchemaVersion = Schema.CurrentVersion;
     }
 
     private static async Task<int> ReadVersionAsync(SqliteConnection conn, SqliteTransaction? tx, CancellationToken ct)
