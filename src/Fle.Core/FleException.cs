@@ -44,6 +44,7 @@ public static class FleErrorIds
     public const string CorruptState = "FleCorruptGameState";
     public const string ImportFileInvalid = "FleImportFileInvalid";
     public const string ImportConflict = "FleImportConflict";
+    public const string ExportFailed = "FleExportFailed";
     public const string BackupFailed = "FleBackupFailed";
     public const string RestoreFailed = "FleRestoreFailed";
     public const string SourceInvalid = "FleProgramTableInvalid";

@@ -39,18 +39,17 @@ public abstract partial class FleStore
         string folder, path;
         var isFolder = Directory.Exists(full) || destination.EndsWith('/') || destination.EndsWith(Path.DirectorySeparatorChar)
             || (!File.Exists(full) && Path.GetExtension(full).Length == 0);
-        if (isFolder)
+        folder = isFolder ? full : Path.GetDirectoryName(full)!;
+        try
         {
-            folder = full;
-            Directory.CreateDirectory(folder);
-            path = NewBackupName(folder, kind, created);
-        }
-        else
-        {
-            path = full;
-            folder = Path.GetDirectoryName(full)!;
             Directory.CreateDirectory(folder);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FleException(FleErrorIds.BackupFailed, FleErrorKind.PermissionDenied,
+                $"The backup folder '{folder}' cannot be created: {e.Message}", e, folder);
+        }
+        path = isFolder ? NewBackupName(folder, kind, created) : full;
         if (Backend == FleBackend.Sqlite && SamePath(path, Settings.SqlitePath))
             throw new FleException(FleErrorIds.BackupFailed, FleErrorKind.InvalidArgument, "The backup destination is the database file itself.", target: path);
 
@@ -76,6 +75,11 @@ public abstract partial class FleStore
             }
             FleFiles.RestrictToOwner(partial);
             File.Move(partial, path, overwrite: true);
+        }
+        catch (FleException e) when (e.ErrorId == FleErrorIds.ExportFailed)
+        {
+            TryDelete(partial);
+            throw new FleException(FleErrorIds.BackupFailed, FleErrorKind.PermissionDenied, $"The backup to '{path}' failed: {e.InnerException?.Message ?? e.Message}", e, path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SqliteException)
         {

@@ -89,6 +89,11 @@ public abstract partial class FleStore
             }
             File.Move(partial, full, overwrite: true);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(partial); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw new FleException(FleErrorIds.ExportFailed, FleErrorKind.PermissionDenied, $"The export to '{full}' failed: {e.Message}", e, full);
+        }
         catch
         {
             try { File.Delete(partial); } catch (IOException) { } catch (UnauthorizedAccessException) { }

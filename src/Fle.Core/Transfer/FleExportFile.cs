@@ -225,16 +225,18 @@ public sealed class FleExportReader : IAsyncDisposable
 
     private void ReadHeader()
     {
-        using var doc = ReadLine() ?? throw Invalid("the file is empty");
+        using var doc = ReadLine() ?? throw Invalid("the file is empty (line 1 should be a header)");
         var root = doc.RootElement;
-        if (!root.TryGetProperty("format", out var f) || f.GetString() != FleExportFormat.Name)
-            throw Invalid($"the first line is not a '{FleExportFormat.Name}' header");
-        var version = root.TryGetProperty("version", out var v) && v.TryGetInt32(out var vi) ? vi : 0;
-        if (version < 1 || version > FleExportFormat.Version)
+        if (Str(root, "format") != FleExportFormat.Name)
+            throw Invalid($"line {_line} is not a '{FleExportFormat.Name}' header");
+        var version = root.TryGetProperty("version", out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var vi) ? vi : 0;
+        if (version < 1)
+            throw Invalid($"line {_line} (the header) has no valid format version");
+        if (version > FleExportFormat.Version)
             throw new FleException(FleErrorIds.ImportFileInvalid, FleErrorKind.NotSupported,
-                $"The export file '{_path}' has format version {version}; this Fle reads versions up to {FleExportFormat.Version}. Update the Fle module.", target: _path);
-        SourceBackend = root.TryGetProperty("source_backend", out var b) ? b.GetString() ?? "" : "";
-        SourceLocation = root.TryGetProperty("source", out var l) ? l.GetString() ?? "" : "";
+                $"The export file '{_path}' has format version {version} (line {_line}, the header); this Fle reads versions up to {FleExportFormat.Version}. Update the Fle module.", target: _path);
+        SourceBackend = Str(root, "source_backend") ?? "";
+        SourceLocation = Str(root, "source") ?? "";
     }
 
     private JsonDocument? ReadLine()
@@ -250,8 +252,16 @@ public sealed class FleExportReader : IAsyncDisposable
             if (line is null) return null;
             _line++;
         } while (line.Length == 0);
-        try { return JsonDocument.Parse(line); }
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(line); }
         catch (JsonException e) { throw Invalid($"line {_line} is not valid JSON ({e.Message}); the file is damaged or truncated"); }
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            var kind = doc.RootElement.ValueKind;
+            doc.Dispose();
+            throw Invalid($"line {_line} is a JSON {kind.ToString().ToLowerInvariant()}, not an object; the file is damaged");
+        }
+        return doc;
     }
 
     private FleException Invalid(string why) => new(FleErrorIds.ImportFileInvalid, FleErrorKind.InvalidData,
@@ -272,7 +282,7 @@ public sealed class FleExportReader : IAsyncDisposable
             ct.ThrowIfCancellationRequested();
             var doc = _pending ?? ReadLine();
             _pending = null;
-            if (doc is null) throw Invalid("it ends without a footer line (the export was interrupted)");
+            if (doc is null) throw Invalid($"it ends after line {_line} without a footer line (the export was interrupted or the file truncated)");
             using (doc)
             {
                 var root = doc.RootElement;
@@ -310,15 +320,18 @@ public sealed class FleExportReader : IAsyncDisposable
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            using var doc = ReadLine() ?? throw Invalid($"it ends inside trajectory '{trajectoryId}' (no end line: the export was interrupted)");
+            using var doc = ReadLine() ?? throw Invalid($"it ends after line {_line}, inside trajectory '{trajectoryId}' (no end line: the export was interrupted or the file truncated)");
             var root = doc.RootElement;
             var type = Str(root, "type");
             if (type == "end")
             {
-                var es = root.GetProperty("steps").GetInt64();
-                var est = root.GetProperty("states").GetInt64();
-                if (Str(root, "trajectory_id") != trajectoryId || es != steps || est != states)
-                    throw Invalid($"the end line of trajectory '{trajectoryId}' says {es} steps and {est} states, but {steps} and {states} were read");
+                long? es = Int(root, "steps"), est = Int(root, "states");
+                if (es is null || est is null)
+                    throw Invalid($"line {_line} (the end line of trajectory '{trajectoryId}') has no valid 'steps' and 'states' counts");
+                if (Str(root, "trajectory_id") != trajectoryId)
+                    throw Invalid($"line {_line} is the end line of another trajectory inside '{trajectoryId}'");
+                if (es != steps || est != states)
+                    throw Invalid($"line {_line} (the end line of trajectory '{trajectoryId}') says {es} steps and {est} states, but {steps} and {states} were read");
                 state.Done = true;
                 yield break;
             }
@@ -382,13 +395,17 @@ public sealed class FleExportReader : IAsyncDisposable
                 MetadataJson = Meta(root),
             };
         }
-        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException
+            || (e is FleException fe && fe.ErrorId != FleErrorIds.ImportFileInvalid))
         {
             throw Invalid($"line {_line} (a trajectory) is incomplete or malformed ({e.Message})");
         }
     }
 
     private static string Meta(JsonElement root) => root.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object ? m.GetRawText() : "{}";
+
+    private static long? Int(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) ? n : null;
 
     private static string? Str(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
