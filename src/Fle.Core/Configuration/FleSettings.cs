@@ -154,10 +154,11 @@ public static class FleSettingsResolver
             : "parameters, environment";
 
         FleBackend backend;
-        if (forceBackend is { } forced) backend = forced;
-        else if (overrides.Backend is { } b) backend = b;
-        else if (!string.IsNullOrEmpty(overrides.ConnectionString)) backend = FleBackend.Postgres;
-        else backend = ParseBackend(Get(DbTypeVariable));
+        string selectedBy;
+        if (forceBackend is { } forced) { backend = forced; selectedBy = "as the target"; }
+        else if (overrides.Backend is { } b) { backend = b; selectedBy = "by -Type"; }
+        else if (!string.IsNullOrEmpty(overrides.ConnectionString)) { backend = FleBackend.Postgres; selectedBy = "by the connection string"; }
+        else { backend = ParseBackend(Get(DbTypeVariable)); selectedBy = $"by {DbTypeVariable}=postgres"; }
 
         var maxState = overrides.MaxStateBytes ?? ParseLong(Get(MaxStateVariable), MaxStateVariable) ?? FleSettings.DefaultMaxStateBytes;
         if (maxState <= 0)
@@ -228,7 +229,7 @@ public static class FleSettingsResolver
         if (missing.Count > 0)
         {
             throw new FleException(FleErrorIds.MissingSetting, FleErrorKind.InvalidConfiguration,
-                $"PostgreSQL is selected ({DbTypeVariable}=postgres) but {string.Join(", ", missing)} " +
+                $"PostgreSQL is selected ({selectedBy}) but {string.Join(", ", missing)} " +
                 $"{(missing.Count == 1 ? "is" : "are")} not set. Set {string.Join(", ", missing)} in the environment or .env " +
                 $"(and {PasswordVariable} unless PGPASSFILE holds it), or pass -Server, -Database and -Credential.",
                 target: string.Join(",", missing))
