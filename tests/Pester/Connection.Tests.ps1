@@ -288,6 +288,7 @@ Connect-FleDatabase -Path '$a/rs-main.db'
     }
 }
 
+# Skipped only outside CI with no PostgreSQL configured: under CI=true Test-FlePostgresAvailable throws, and build.ps1 fails any run with a skipped test.
 Describe 'Connect-FleDatabase on PostgreSQL' -Skip:(-not $hasPg) {
     BeforeAll {
         $db = New-FleTestPostgresDatabase
