@@ -5,7 +5,7 @@ using System.Runtime.Loader;
 namespace Fle.Loader;
 
 /// <summary>
-/// Loads Fle.Core and its dependencies (Npgsql, Microsoft.Data.Sqlite, Dapper, DotNetEnv, ZstdSharp,
+/// Loads Fle.Core and its dependencies (Npgsql, Microsoft.Data.Sqlite, DotNetEnv, ZstdSharp,
 /// SQLitePCLRaw) from the module's <c>deps</c> folder into their own AssemblyLoadContext, so a session that
 /// already loaded other versions of them (another module) can still import Fle, and resolves the native
 /// SQLite library from <c>deps/runtimes/&lt;rid&gt;/native</c> for every platform the module ships.

@@ -130,7 +130,7 @@ Describe 'Fle''s own load context' {
         $fleAsm | Should -Not -BeNullOrEmpty
         $fleAsm | ForEach-Object { [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($_).Name | Should -Be 'Fle' }
         $default = [System.Runtime.Loader.AssemblyLoadContext]::Default.Assemblies.GetName().Name
-        foreach ($n in 'Fle.Core', 'Fle.PowerShell', 'Npgsql', 'Microsoft.Data.Sqlite', 'Dapper', 'ZstdSharp', 'DotNetEnv', 'SQLitePCLRaw.core') {
+        foreach ($n in 'Fle.Core', 'Fle.PowerShell', 'Npgsql', 'Microsoft.Data.Sqlite', 'ZstdSharp', 'DotNetEnv', 'SQLitePCLRaw.core') {
             $default | Should -Not -Contain $n
         }
         $default | Should -Contain 'Fle.Loader'
