@@ -18,6 +18,8 @@ try
         "dump-workload" => Commands.DumpWorkload(opts),
         "populate" => await Commands.Populate(opts),
         "pgdb" => Commands.PgDb(opts),
+        "profile" => await Commands.Profile(opts),
+        "profile-keyframe" => Commands.ProfileKeyframe(opts),
         _ => Usage(),
     };
 }
