@@ -28,6 +28,7 @@ public static partial class Commands
                 else delta.Add(ms);
             }
         }
+        Log($"zstd: {Fle.Core.Codec.Zstd.Implementation}");
         Log($"encode: {delta.Count} deltas median {Engine.Median(delta):F3} ms mean {delta.Average():F3}; {key.Count} keyframes median {Engine.Median(key):F3} ms mean {key.Average():F3}; total {delta.Sum() + key.Sum():F0} ms = {(delta.Sum() + key.Sum()) / steps:F3} ms/step");
 
         // 2. whole saves

@@ -24,7 +24,4 @@ internal sealed class KeyframePolicy
     /// keyframe barely helps (the delta is over a quarter of the raw state: the state is unlike its keyframe).
     /// </summary>
     public bool ShouldRestart(int delta, int rawSize) => delta > 256 && (delta > Factor * _keyframeCost || delta > rawSize / 4);
-
-    /// <summary>The delta was stored.</summary>
-    public void Accept(int delta) { }
 }

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using ZstdSharp;
+using DictionaryCompressor = Fle.Core.Codec.Zstd.DictionaryCompressor;
 
 namespace Fle.Core.Codec;
 
@@ -14,6 +14,9 @@ public enum StateCodecKind : short
 
     /// <summary>zstd against a keyframe of the same trajectory used as a raw-content dictionary (one lookup to decode).</summary>
     ZstdDictionary = 2,
+
+    /// <summary>The state is its keyframe: the content of the dictionary row it refers to (the row holds no bytes).</summary>
+    Keyframe = 3,
 }
 
 /// <summary>A state ready to be written.</summary>
@@ -30,10 +33,13 @@ internal sealed class EncodedState
     public byte[]? NewDictionaryData { get; init; }
 
     internal byte[]? NewDictionaryContent { get; init; }
-    internal Compressor? NewCompressor { get; init; }
+    internal DictionaryCompressor? NewCompressor { get; init; }
 
     /// <summary>The root the new keyframe's dictionary row was compressed against (null: the new keyframe is a root).</summary>
     internal StateCodec.KeyframeRoot? NewDictionaryRoot { get; init; }
+
+    /// <summary>Builds <see cref="NewCompressor"/>'s tables on another core while the write runs; awaited before its first use.</summary>
+    internal Task? NewCompressorWarmUp { get; init; }
 
     public string CodecName => Name(Codec);
 
@@ -42,6 +48,7 @@ internal sealed class EncodedState
         StateCodecKind.Raw => "raw",
         StateCodecKind.Zstd => "zstd",
         StateCodecKind.ZstdDictionary => "zstd-dict",
+        StateCodecKind.Keyframe => "keyframe",
         _ => k.ToString(),
     };
 }
@@ -67,6 +74,12 @@ public sealed class StateCodec : IDisposable
 
     /// <summary>zstd level of a root keyframe's dictionary row (plain; written rarely, so it can afford more).</summary>
     public const int KeyframeLevel = 9;
+
+    /// <summary>
+    /// zstd level of a keyframe's dictionary row compressed against the trajectory's root keyframe (about one state in
+    /// four with FLE-like states). bench/ codec study: level 1 stored about 1 % more than level 3 for half the time.
+    /// </summary>
+    public const int RootedLevel = 1;
     private const int MinDictionaryInput = 256;
     private const int MaxDictionaryInput = 16 * 1024 * 1024;
     private static readonly uint ZstdDictMagic = 0xEC30A437;
@@ -77,7 +90,7 @@ public sealed class StateCodec : IDisposable
 
     /// <summary>Plan how to store a state. <paramref name="loadLatestDictionary"/> is called once per trajectory per process.</summary>
     internal EncodedState Encode(string trajectoryId, byte[] raw, Func<(long Id, byte[] Stored)?> loadLatestDictionary,
-        Func<long, byte[]?>? loadDictionaryData = null, Func<long, int, bool>? rootStillStored = null)
+        Func<long, byte[]?>? loadDictionaryData = null)
     {
         if (raw.Length < MinDictionaryInput)
             return raw.Length < 64 ? Raw(raw) : Plain(raw);
@@ -99,7 +112,7 @@ public sealed class StateCodec : IDisposable
                     if (!IsRooted(l.Stored)) kfRoot = new KeyframeRoot(l.Id, kfContent, l.Stored.Length);
                     else if (FindRoot(l.Id, l.Stored) is { } r) kfRoot = new KeyframeRoot(r.Id, r.Content, r.StoredSize);
                 }
-                catch (Exception e) when (e is FleException or ZstdException) { kfContent = null; } // unreadable: start a new keyframe
+                catch (Exception e) when (e is FleException or ZstdFailure) { kfContent = null; } // unreadable: start a new keyframe
                 if (kfContent is not null && kfContent.Length <= MaxDictionaryInput)
                 {
                     w = new WriterState(l.Id, kfContent, l.Stored.Length, kfRoot);
@@ -111,53 +124,67 @@ public sealed class StateCodec : IDisposable
 
         if (w is not null)
         {
-            // Committed (a newer keyframe) or Forget (a delete) may dispose this keyframe's compressor after we
-            // fetched it: then start a new keyframe rather than fail.
+            // Committed (a newer keyframe) or Forget (a delete) may have disposed this keyframe (under its lock) after
+            // we fetched it: then start a new keyframe rather than fail.
             byte[]? delta = null;
             var renew = true;
-            try
+            lock (w)
             {
-                lock (w)
+                if (!w.Disposed)
                 {
-                    delta = w.Compressor.Wrap(raw).ToArray();
+                    w.WaitWarm();
+                    delta = w.Compressor.Compress(raw);
                     renew = w.Policy.ShouldRestart(delta.Length, raw.Length);
-                    if (!renew) w.Policy.Accept(delta.Length);
                 }
             }
-            catch (ObjectDisposedException) { }
             if (!renew && delta is not null)
                 return new EncodedState { Codec = StateCodecKind.ZstdDictionary, Data = delta, RawSize = raw.Length, DictionaryId = w.DictionaryId };
         }
 
-        // A new keyframe: the state itself becomes the dictionary; compressed against itself it is a few bytes.
-        // Its dictionary row is compressed against the trajectory's root keyframe (FLE's research table and most
-        // of the state do not change), unless that saves less than a tenth: then it becomes a new root, stored plain.
+        // A new keyframe: the state itself becomes the dictionary, and its own row refers to it (codec Keyframe, no
+        // bytes). The compressor for the next states loads it now; zstd builds its tables on first use, which a task
+        // does on another core while this write runs. The dictionary row is compressed against the trajectory's root
+        // keyframe (FLE's research table and most of the state do not change), unless that saves less than a tenth:
+        // then it becomes a new root, stored plain.
         var content = raw;
-        var compressor = new Compressor(DeltaLevel);
-        compressor.LoadDictionary(content);
-        var self = compressor.Wrap(raw).ToArray();
-        byte[]? stored = null;
-        var root = w?.Root;
-        // The root is referenced by fingerprint, not by a foreign key: make sure it is still stored (the trajectory
-        // may have been deleted and recreated by another store since this one cached it). Once per keyframe.
-        if (root is not null && rootStillStored is not null && !rootStillStored(root.Id, root.Content.Length)) root = null;
-        if (root is not null)
+        var compressor = Zstd.WithDictionary(content, DeltaLevel);
+        var warmUp = Task.Run(compressor.Prepare);
+        try
         {
-            var rooted = root.TryCompress(raw);
-            if (rooted is not null && rooted.Length * 10L <= 9L * root.StoredSize * raw.Length / Math.Max(1, root.Content.Length))
-                stored = rooted;
-            else root = null;
+            byte[]? stored = null;
+            // The root is referenced by fingerprint, not by a foreign key: the store's write checks, in the same
+            // transaction, that it is still stored (the trajectory may have been deleted and recreated by another store
+            // since this one cached it), and reports RootKeyframeGoneException if not.
+            var root = w?.Root;
+            if (root is not null)
+            {
+                var rooted = root.TryCompress(raw);
+                if (rooted is not null && rooted.Length * 10L <= 9L * root.StoredSize * raw.Length / Math.Max(1, root.Content.Length))
+                    stored = rooted;
+                else root = null;
+            }
+            if (stored is null)
+            {
+                stored = Zstd.Compress(content, KeyframeLevel);
+            }
+            return new EncodedState
+            {
+                Codec = StateCodecKind.Keyframe, Data = [], RawSize = raw.Length,
+                NewDictionaryData = stored, NewDictionaryContent = content, NewCompressor = compressor, NewCompressorWarmUp = warmUp, NewDictionaryRoot = root,
+            };
         }
-        if (stored is null)
+        catch
         {
-            using var plain = new Compressor(KeyframeLevel);
-            stored = plain.Wrap(content).ToArray();
+            DisposeAfter(warmUp, compressor);
+            throw;
         }
-        return new EncodedState
-        {
-            Codec = StateCodecKind.ZstdDictionary, Data = self, RawSize = raw.Length,
-            NewDictionaryData = stored, NewDictionaryContent = content, NewCompressor = compressor, NewDictionaryRoot = root,
-        };
+    }
+
+    /// <summary>Dispose a compressor once its warm-up task is done (never while it runs).</summary>
+    private static void DisposeAfter(Task? warmUp, DictionaryCompressor compressor)
+    {
+        if (warmUp is null || warmUp.IsCompleted) compressor.Dispose();
+        else warmUp.ContinueWith(_ => compressor.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     /// <summary>After the write committed: remember a new keyframe for the next states of the trajectory.</summary>
@@ -166,7 +193,7 @@ public sealed class StateCodec : IDisposable
         if (state.NewCompressor is null || newDictionaryId is null) return;
         // A plain keyframe is the trajectory's new root; a rooted one keeps the root it was compressed against.
         var root = state.NewDictionaryRoot ?? new KeyframeRoot(newDictionaryId.Value, state.NewDictionaryContent!, state.NewDictionaryData!.Length);
-        var w = new WriterState(newDictionaryId.Value, state.NewDictionaryContent!, state.NewDictionaryData!.Length + state.Data.Length, root, state.NewCompressor);
+        var w = new WriterState(newDictionaryId.Value, state.NewDictionaryContent!, state.NewDictionaryData!.Length + state.Data.Length, root, state.NewCompressor, state.NewCompressorWarmUp);
         WriterState? old;
         lock (_gate)
         {
@@ -178,7 +205,10 @@ public sealed class StateCodec : IDisposable
     }
 
     /// <summary>The write failed: drop what the plan created.</summary>
-    internal static void Abandoned(EncodedState state) => state.NewCompressor?.Dispose();
+    internal static void Abandoned(EncodedState state)
+    {
+        if (state.NewCompressor is { } c) DisposeAfter(state.NewCompressorWarmUp, c);
+    }
 
     /// <summary>Forget a trajectory (deleted, or the dictionary it referred to is gone).</summary>
     public void Forget(string trajectoryId)
@@ -223,22 +253,20 @@ public sealed class StateCodec : IDisposable
                 case StateCodecKind.Raw:
                     return Check(data, rawSize);
                 case StateCodecKind.Zstd:
-                    using (var d = new Decompressor())
-                        return Check(d.Unwrap(data, rawSize).ToArray(), rawSize);
+                    return Zstd.Decompress(data, rawSize);
+                case StateCodecKind.Keyframe:
+                    if (dictionaryId is null) throw Corrupt("a keyframe state has no dictionary");
+                    if (data.Length != 0) throw Corrupt("a keyframe state has bytes of its own");
+                    return Check((byte[])GetDictionary(dictionaryId.Value, loadDictionaryData).Clone(), rawSize);
                 case StateCodecKind.ZstdDictionary:
                     if (dictionaryId is null) throw Corrupt("a dictionary-compressed state has no dictionary");
-                    var dict = GetDictionary(dictionaryId.Value, loadDictionaryData);
-                    using (var d = new Decompressor())
-                    {
-                        d.LoadDictionary(dict);
-                        return Check(d.Unwrap(data, rawSize).ToArray(), rawSize);
-                    }
+                    return Zstd.Decompress(data, rawSize, GetDictionary(dictionaryId.Value, loadDictionaryData));
                 default:
                     throw new FleException(FleErrorIds.CorruptState, FleErrorKind.NotSupported,
                         $"A game state is stored with codec {(short)codec}, which this version of Fle does not know. Update the Fle module.");
             }
         }
-        catch (ZstdException e)
+        catch (ZstdFailure e)
         {
             throw Corrupt($"zstd could not decode it ({e.Message})");
         }
@@ -285,11 +313,9 @@ public sealed class StateCodec : IDisposable
 
     private byte[] DecodeDictionary(long id, byte[] stored, Func<long, byte[]?>? loadDictionaryData)
     {
-        using var d = new Decompressor();
-        if (!IsRooted(stored)) return d.Unwrap(stored, MaxDictionaryInput).ToArray();
+        if (!IsRooted(stored)) return Zstd.DecompressUpTo(stored, MaxDictionaryInput);
         var root = FindRoot(id, stored) ?? throw Corrupt($"the root keyframe of keyframe dictionary {id} is missing");
-        d.LoadDictionary(root.Content);
-        return d.Unwrap(stored.AsSpan(RootedHeader), MaxDictionaryInput).ToArray();
+        return Zstd.DecompressUpTo(stored.AsSpan(RootedHeader), MaxDictionaryInput, root.Content);
     }
 
     private (long Id, byte[] Content, int StoredSize)? FindRoot(long keyframeId, byte[] stored)
@@ -306,10 +332,9 @@ public sealed class StateCodec : IDisposable
             byte[] content;
             try
             {
-                using var d = new Decompressor();
-                content = d.Unwrap(data, MaxDictionaryInput).ToArray();
+                content = Zstd.DecompressUpTo(data, MaxDictionaryInput);
             }
-            catch (ZstdException) { continue; }
+            catch (ZstdFailure) { continue; }
             if (content.Length != size || Fingerprint(content) != fingerprint) continue;
             _dictionaries.Set(cid, content);
             lock (_rootsByFingerprint) _rootsByFingerprint[fingerprint] = (cid, data.Length);
@@ -321,8 +346,7 @@ public sealed class StateCodec : IDisposable
     /// <summary>Compress without a dictionary (used for keyframe rows and export helpers).</summary>
     internal static byte[] CompressPlain(ReadOnlySpan<byte> raw)
     {
-        using var c = new Compressor(CompressionLevel);
-        return c.Wrap(raw).ToArray();
+        return Zstd.Compress(raw, CompressionLevel);
     }
 
     private static byte[] Check(byte[] result, int rawSize)
@@ -353,7 +377,7 @@ public sealed class StateCodec : IDisposable
     /// <summary>A trajectory's root keyframe and a compressor that uses it as dictionary (for new keyframe rows).</summary>
     internal sealed class KeyframeRoot(long id, byte[] content, int storedSize) : IDisposable
     {
-        private Compressor? _compressor;
+        private DictionaryCompressor? _compressor;
         private ulong _fingerprint;
         private bool _disposed;
         public long Id { get; } = id;
@@ -368,12 +392,10 @@ public sealed class StateCodec : IDisposable
                 if (_disposed) return null;
                 if (_compressor is null)
                 {
-                    // level 3: a rooted keyframe is written every few steps; level 9 saved about 1 % for 3x the time
-                    _compressor = new Compressor(CompressionLevel);
-                    _compressor.LoadDictionary(Content);
+                    _compressor = Zstd.WithDictionary(Content, RootedLevel);
                     _fingerprint = Fingerprint(Content);
                 }
-                return RootedData(Content.Length, _fingerprint, _compressor.Wrap(raw));
+                return RootedData(Content.Length, _fingerprint, _compressor.Compress(raw));
             }
         }
 
@@ -390,31 +412,57 @@ public sealed class StateCodec : IDisposable
 
     private sealed class WriterState
     {
-        public WriterState(long id, byte[] content, long keyframeCost, KeyframeRoot? root, Compressor? compressor = null)
+        private Task? _warmUp;
+
+        public WriterState(long id, byte[] content, long keyframeCost, KeyframeRoot? root, DictionaryCompressor? compressor = null, Task? warmUp = null)
         {
+            _warmUp = warmUp;
             DictionaryId = id;
             Root = root;
             Policy.Reset(keyframeCost);
             if (compressor is null)
             {
-                compressor = new Compressor(DeltaLevel);
-                compressor.LoadDictionary(content);
+                compressor = Zstd.WithDictionary(content, DeltaLevel);
             }
             Compressor = compressor;
         }
 
         public long DictionaryId { get; }
-        public Compressor Compressor { get; }
+        public DictionaryCompressor Compressor { get; }
         public KeyframePolicy Policy { get; } = new();
         public KeyframeRoot? Root { get; }
 
+        /// <summary>Wait until the compressor's tables are built (the task started with the keyframe); under the writer's lock.</summary>
+        public void WaitWarm()
+        {
+            if (_warmUp is null) return;
+            _warmUp.GetAwaiter().GetResult();
+            _warmUp = null;
+        }
+
+        public bool Disposed { get; private set; }
+
+        /// <summary>Under the writer's lock, so never while another thread compresses with it.</summary>
         public void Dispose(bool disposeRoot)
         {
-            Compressor.Dispose();
+            lock (this)
+            {
+                if (Disposed) return;
+                Disposed = true;
+                DisposeAfter(_warmUp, Compressor);
+                _warmUp = null;
+            }
             if (disposeRoot) Root?.Dispose();
         }
     }
 }
+
+/// <summary>
+/// The root keyframe a new keyframe was compressed against is no longer stored (its trajectory was deleted, and
+/// perhaps recreated, by another store). Nothing was written; the caller forgets the trajectory's keyframes and
+/// plans the state again.
+/// </summary>
+internal sealed class RootKeyframeGoneException() : Exception("The root keyframe of the trajectory is no longer stored.");
 
 /// <summary>A small thread-safe LRU bounded by count and total weight.</summary>
 internal sealed class LruCache<TKey, TValue> where TKey : notnull

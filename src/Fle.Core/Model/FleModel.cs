@@ -79,7 +79,7 @@ public sealed class FleCheckpoint : FleStep
     /// <summary>Bytes the state takes in the database after compression.</summary>
     public long StoredSize { get; init; }
 
-    /// <summary>How the state is stored (raw, zstd, zstd-dictionary).</summary>
+    /// <summary>How the state is stored (raw, zstd, zstd-dict, keyframe).</summary>
     public string Codec { get; init; } = "raw";
 
     /// <summary>The step number a resumed run writes next.</summary>

@@ -11,6 +11,8 @@ public static class FleText
     public static void Validate(string? text, string what)
     {
         if (text is null) return;
+        // Vectorised scan first (a step's code and feedback are kilobytes, on every save); the loop only names the position.
+        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0 && !text.AsSpan().Contains('\0')) return;
         for (var i = 0; i < text.Length; i++)
         {
             var c = text[i];

@@ -331,8 +331,7 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         for (var attempt = 0; ; attempt++)
         {
             // Compress before the write transaction: the database lock is held only for the write itself.
-            var state = input.GameState is { } raw ? Codec.Encode(input.TrajectoryId, raw, () => LoadLatestDictionary(input.TrajectoryId), LoadDictionaryData,
-                (root, size) => RootStillStored(input.TrajectoryId, root, size)) : null;
+            var state = input.GameState is { } raw ? Codec.Encode(input.TrajectoryId, raw, () => LoadLatestDictionary(input.TrajectoryId), LoadDictionaryData) : null;
             try
             {
                 var (stepId, stateId, newDict) = await RunAsync(
@@ -344,6 +343,12 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
             catch (FleException e) when (attempt == 0 && state?.DictionaryId is not null && e.ErrorId == FleErrorIds.TrajectoryNotFound)
             {
                 // The cached keyframe may belong to a deleted trajectory of the same id: forget it and try once more.
+                Codec.Forget(input.TrajectoryId);
+            }
+            catch (RootKeyframeGoneException) when (attempt < 2)
+            {
+                // Same, found by the write itself (nothing was written): plan the state again from what is stored.
+                StateCodec.Abandoned(state!);
                 Codec.Forget(input.TrajectoryId);
             }
             catch
@@ -381,16 +386,6 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         using var r = cmd.ExecuteReader();
         if (!r.Read()) return null;
         return (r.GetInt64(0), (byte[])r.GetValue(1));
-    }
-
-    private bool RootStillStored(string trajectoryId, long rootId, int rawSize)
-    {
-        using var conn = OpenConnection();
-        using var cmd = Command(conn, "SELECT 1 FROM state_dictionaries WHERE id = @id AND trajectory_id = @t AND raw_size = @size");
-        Param(cmd, "@id", rootId);
-        Param(cmd, "@t", trajectoryId);
-        Param(cmd, "@size", rawSize);
-        return cmd.ExecuteScalar() is not null;
     }
 
     /// <summary>The keyframes of a keyframe's trajectory with a given raw size (where its root keyframe is).</summary>

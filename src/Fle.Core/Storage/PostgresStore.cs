@@ -18,7 +18,7 @@ public sealed class PostgresStore : FleStore
     private const int MaxConnectRetries = 4;
     private readonly NpgsqlDataSource _dataSource;
     private static readonly SqlText PgSql = SqlText.Build(alias => $"{alias}.metadata::text", "{0}::jsonb");
-    private static readonly Dictionary<(bool NewDict, bool State, bool Overwrite), string> WriteSql = BuildWriteSql();
+    private static readonly Dictionary<(bool NewDict, bool State, bool Overwrite, bool Rooted), string> WriteSql = BuildWriteSql();
 
     internal PostgresStore(FleSettings settings) : base(settings)
     {
@@ -187,7 +187,8 @@ public sealed class PostgresStore : FleStore
     {
         await using var conn = (NpgsqlConnection)await OpenConnectionAsync(ct).ConfigureAwait(false);
         var newDict = state?.NewDictionaryData is not null;
-        await using var cmd = new NpgsqlCommand(WriteSql[(newDict, state is not null, input.Overwrite)], conn);
+        var root = newDict ? state!.NewDictionaryRoot : null;
+        await using var cmd = new NpgsqlCommand(WriteSql[(newDict, state is not null, input.Overwrite, root is not null)], conn);
         cmd.Parameters.Add(new NpgsqlParameter<string>("t", NpgsqlDbType.Text) { TypedValue = input.TrajectoryId });
         cmd.Parameters.Add(new NpgsqlParameter<long>("n", NpgsqlDbType.Bigint) { TypedValue = input.StepNumber });
         cmd.Parameters.Add(new NpgsqlParameter<string>("code", NpgsqlDbType.Text) { TypedValue = input.AgentCode });
@@ -201,27 +202,42 @@ public sealed class PostgresStore : FleStore
             cmd.Parameters.Add(new NpgsqlParameter<byte[]>("data", NpgsqlDbType.Bytea) { TypedValue = state.Data });
             if (newDict)
                 cmd.Parameters.Add(new NpgsqlParameter<byte[]>("ddata", NpgsqlDbType.Bytea) { TypedValue = state.NewDictionaryData! });
+            if (root is not null)
+            {
+                cmd.Parameters.Add(new NpgsqlParameter<long>("root", NpgsqlDbType.Bigint) { TypedValue = root.Id });
+                cmd.Parameters.Add(new NpgsqlParameter<int>("rsize", NpgsqlDbType.Integer) { TypedValue = root.Content.Length });
+            }
             else
                 cmd.Parameters.Add(new NpgsqlParameter("dict", NpgsqlDbType.Bigint) { Value = (object?)state.DictionaryId ?? DBNull.Value });
         }
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         if (!await r.ReadAsync(ct).ConfigureAwait(false))
-            throw new InvalidOperationException("The write returned no row.");
+            throw root is not null ? new RootKeyframeGoneException() : new InvalidOperationException("The write returned no row.");
         var stepId = r.GetInt64(0);
         var stateId = r.IsDBNull(1) ? 0 : r.GetInt64(1);
         long? dictId = newDict && !r.IsDBNull(2) ? r.GetInt64(2) : null;
         return (stepId, stateId, dictId);
     }
 
-    private static Dictionary<(bool, bool, bool), string> BuildWriteSql()
+    /// <summary>
+    /// The statement of every kind of write. A new keyframe compressed against the trajectory's root keyframe
+    /// (rooted) writes nothing at all unless that root is still stored: every insert selects from "ok", and the
+    /// caller sees no row (<see cref="RootKeyframeGoneException"/>).
+    /// </summary>
+    private static Dictionary<(bool, bool, bool, bool), string> BuildWriteSql()
     {
-        var map = new Dictionary<(bool, bool, bool), string>();
+        var map = new Dictionary<(bool, bool, bool, bool), string>();
         foreach (var newDict in new[] { false, true })
         foreach (var withState in new[] { false, true })
         foreach (var overwrite in new[] { false, true })
+        foreach (var rooted in new[] { false, true })
         {
             if (newDict && !withState) continue;
-            var step = "INSERT INTO steps (trajectory_id, step_number, agent_code, environment_feedback, \"timestamp\", metadata) VALUES (@t, @n, @code, @fb, @ts, @meta)"
+            if (rooted && !newDict) continue;
+            var ok = rooted ? "ok AS (SELECT 1 WHERE EXISTS (SELECT 1 FROM state_dictionaries WHERE id = @root AND trajectory_id = @t AND raw_size = @rsize)), " : "";
+            var from = rooted ? " FROM ok" : "";
+            var step = "INSERT INTO steps (trajectory_id, step_number, agent_code, environment_feedback, \"timestamp\", metadata) "
+                + (rooted ? "SELECT @t, @n, @code, @fb, @ts, @meta FROM ok" : "VALUES (@t, @n, @code, @fb, @ts, @meta)")
                 + (overwrite
                     ? " ON CONFLICT (trajectory_id, step_number) DO UPDATE SET agent_code = EXCLUDED.agent_code, environment_feedback = EXCLUDED.environment_feedback, \"timestamp\" = EXCLUDED.\"timestamp\", metadata = EXCLUDED.metadata"
                     : "")
@@ -236,7 +252,7 @@ public sealed class PostgresStore : FleStore
             else
             {
                 var dict = newDict
-                    ? "d AS (INSERT INTO state_dictionaries (trajectory_id, raw_size, data, created_at) VALUES (@t, @size, @ddata, @ts) RETURNING id), "
+                    ? $"{ok}d AS (INSERT INTO state_dictionaries (trajectory_id, raw_size, data, created_at) SELECT @t, @size, @ddata, @ts{from} RETURNING id), "
                     : "";
                 var dictRef = newDict ? "(SELECT id FROM d)" : "@dict";
                 var conflict = overwrite
@@ -245,7 +261,7 @@ public sealed class PostgresStore : FleStore
                 sql = $"WITH {dict}s AS ({step}) INSERT INTO game_states (trajectory_id, step_id, step_number, codec, dictionary_id, raw_size, state_data, \"timestamp\") " +
                       $"SELECT @t, s.id, @n, @codec, {dictRef}, @size, @data, @ts FROM s{conflict} RETURNING step_id, id, dictionary_id";
             }
-            map[(newDict, withState, overwrite)] = sql;
+            map[(newDict, withState, overwrite, rooted)] = sql;
         }
         return map;
     }

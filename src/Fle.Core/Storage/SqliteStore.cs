@@ -174,7 +174,9 @@ public sealed class SqliteStore : FleStore
             var w = _writer ??= new Writer(this);
             try
             {
-                return w.Write(input, meta, TimeParameter(ts), state, ct);
+                var result = w.Write(input, meta, TimeParameter(ts), state, ct);
+                AfterCommit(w);
+                return result;
             }
             catch (SqliteException e) when (!IsBusy(e) && e.SqliteErrorCode != 19)
             {
@@ -193,12 +195,64 @@ public sealed class SqliteStore : FleStore
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private Writer? _writer;
 
+    // ------------------------------------------------------------------ WAL checkpoints off the write path
+    //
+    // SQLite copies the WAL back into the database file ("checkpoint", with two fsyncs) on the commit that takes the
+    // WAL past 1,000 pages: with FLE-sized checkpoints one save in a few hundred stalled for several milliseconds.
+    // The writer connection turns that off; every CheckpointEveryCommits commits a PASSIVE checkpoint runs on a pooled
+    // connection on the thread pool, alongside the writes (it never blocks them). A PASSIVE checkpoint cannot reset a
+    // WAL that keeps growing under a busy writer, so when the WAL passes WriterCheckpointFrames the writer itself runs
+    // one after its next commit (cheap then: the background ones copied almost everything already), as SQLite would.
+    // Other connections keep SQLite's automatic checkpoints, and the last connection to close checkpoints the rest.
+
+    private const int CheckpointEveryCommits = 64;
+    private const int WriterCheckpointFrames = 16384; // 64 MB of 4 KB pages
+    private int _commitsSinceCheckpoint;
+    private int _checkpointRunning;
+    private volatile bool _checkpointInWriter;
+    private Task _checkpoint = Task.CompletedTask;
+
+    /// <summary>After each commit of the writer connection (under the write gate).</summary>
+    private void AfterCommit(Writer w)
+    {
+        if (_checkpointInWriter)
+        {
+            _checkpointInWriter = false;
+            _commitsSinceCheckpoint = 0;
+            w.Checkpoint();
+            return;
+        }
+        if (++_commitsSinceCheckpoint < CheckpointEveryCommits) return;
+        _commitsSinceCheckpoint = 0;
+        if (Interlocked.CompareExchange(ref _checkpointRunning, 1, 0) != 0) return;
+        _checkpoint = Task.Run(BackgroundCheckpoint);
+    }
+
+    private void BackgroundCheckpoint()
+    {
+        try
+        {
+            using var conn = new SqliteConnection(_connectionString);
+            conn.Open();
+            var rc = SQLitePCL.raw.sqlite3_wal_checkpoint_v2(conn.Handle, "main", SQLitePCL.raw.SQLITE_CHECKPOINT_PASSIVE, out var frames, out _);
+            if (rc == SQLitePCL.raw.SQLITE_OK && frames >= WriterCheckpointFrames) _checkpointInWriter = true;
+        }
+        catch (Exception e) when (e is SqliteException or InvalidOperationException or ObjectDisposedException)
+        {
+            // Only an optimisation: the writer's own checkpoints and the one on close still run.
+        }
+        finally
+        {
+            Volatile.Write(ref _checkpointRunning, 0);
+        }
+    }
+
     /// <summary>The store's writer connection and its prepared statements (used under <see cref="_writeGate"/>).</summary>
     private sealed class Writer : IDisposable
     {
         private readonly SqliteConnection _conn;
         private readonly SqliteStore _store;
-        private readonly SqliteCommand _dict, _step, _overwrite, _state, _deleteState, _commit;
+        private readonly SqliteCommand _dict, _step, _overwrite, _state, _deleteState, _commit, _rootStored;
 
         public Writer(SqliteStore store)
         {
@@ -213,6 +267,8 @@ public sealed class SqliteStore : FleStore
                 _state = Prepare(InsertState, "@t", "@sid", "@n", "@codec", "@dict", "@size", "@data", "@ts");
                 _deleteState = Prepare("DELETE FROM game_states WHERE step_id = @sid", "@sid");
                 _commit = Prepare("COMMIT");
+                _rootStored = Prepare("SELECT 1 FROM state_dictionaries WHERE id = @id AND trajectory_id = @t AND raw_size = @size", "@id", "@t", "@size");
+                SQLitePCL.raw.sqlite3_wal_autocheckpoint(_conn.Handle, 0); // the store checkpoints in the background instead
             }
             catch
             {
@@ -245,6 +301,8 @@ public sealed class SqliteStore : FleStore
             try
             {
                 long? newDict = null;
+                if (state?.NewDictionaryRoot is { } root && Run(_rootStored, root.Id, input.TrajectoryId, root.Content.Length) == 0)
+                    throw new RootKeyframeGoneException();
                 if (state?.NewDictionaryData is { } dictData)
                     newDict = Run(_dict, input.TrajectoryId, state.RawSize, dictData, time);
                 var stepId = Run(input.Overwrite ? _overwrite : _step,
@@ -264,9 +322,14 @@ public sealed class SqliteStore : FleStore
             }
         }
 
+        /// <summary>A PASSIVE checkpoint on the writer connection (between transactions).</summary>
+        public void Checkpoint() => SQLitePCL.raw.sqlite3_wal_checkpoint_v2(_conn.Handle, "main", SQLitePCL.raw.SQLITE_CHECKPOINT_PASSIVE, out _, out _);
+
         public void Dispose()
         {
-            foreach (var c in new[] { _dict, _step, _overwrite, _state, _deleteState, _commit }) c?.Dispose();
+            foreach (var c in new[] { _dict, _step, _overwrite, _state, _deleteState, _commit, _rootStored }) c?.Dispose();
+            // The connection goes back to the pool: give it SQLite's automatic checkpoints back.
+            try { SQLitePCL.raw.sqlite3_wal_autocheckpoint(_conn.Handle, 1000); } catch (Exception e) when (e is SqliteException or InvalidOperationException or NullReferenceException) { }
             _conn.Dispose();
         }
     }
@@ -356,6 +419,7 @@ public sealed class SqliteStore : FleStore
         {
             _writer?.Dispose();
             _writer = null;
+            try { _checkpoint.Wait(); } catch (AggregateException) { }
         }
         finally
         {

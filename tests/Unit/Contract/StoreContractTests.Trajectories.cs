@@ -296,6 +296,36 @@ public abstract partial class StoreContractTests
     }
 
     [ContractFact]
+    public async Task A_new_keyframe_is_never_rooted_on_a_root_that_was_deleted_meanwhile()
+    {
+        // 'other' writes a root keyframe and a keyframe rooted on it (a state like the root plus a chunk the keyframe
+        // does not have); the trajectory is deleted and recreated through another store; 'other' then needs a new
+        // keyframe, which it would compress against its cached root. Its write must notice, in the same transaction,
+        // that the root is gone, and plan again: every state then reads back in a fresh store.
+        var other = await OpenStoreAsync();
+        var root = GameState(6, 0, 20_000);
+        byte[] Like(int seed) => [.. root, .. RandomBytes(4_000, seed)];
+        await NewTrajectoryAsync("task", "rerooted");
+        await CheckpointAsync("rerooted", 0, root, store: other);
+        var k1 = await CheckpointAsync("rerooted", 1, Like(1), store: other);
+        Assert.Equal("keyframe", k1.Codec);
+
+        Assert.True(await Store.DeleteTrajectoryAsync("rerooted"));
+        await NewTrajectoryAsync("task", "rerooted");
+        await CheckpointAsync("rerooted", 0, GameState(6, 0, 20_000));
+
+        var k2 = await CheckpointAsync("rerooted", 1, Like(2), store: other);
+        Assert.Equal("keyframe", k2.Codec);
+        await CheckpointAsync("rerooted", 2, Like(3), store: other);
+
+        var fresh = await OpenStoreAsync();
+        SameBytes(root, (await fresh.GetCheckpointAsync("rerooted", 0))!.GameState, "step 0");
+        SameBytes(Like(2), (await fresh.GetCheckpointAsync("rerooted", 1))!.GameState, "step 1");
+        SameBytes(Like(3), (await fresh.GetCheckpointAsync("rerooted", 2))!.GameState, "step 2");
+        Assert.All(await fresh.CheckAsync(deep: true), c => Assert.True(c.Problems == 0, $"{c.Check}: {c.Message}"));
+    }
+
+    [ContractFact]
     public async Task A_store_holding_a_keyframe_of_a_deleted_trajectory_does_not_apply_it_to_new_similar_states()
     {
         // the recreated trajectory's states resemble the deleted ones, so nothing looks like drift
