@@ -39,6 +39,9 @@ public sealed class PostgresStore : FleStore
         b.Timeout = s.ConnectTimeoutSeconds;
         if (s.ConnectionString is null || !s.ConnectionString.Contains("Command Timeout", StringComparison.OrdinalIgnoreCase)) b.CommandTimeout = 120;
         b.MaxAutoPrepare = 32;
+        // Fle leaves no session state on its connections (no SET, temporary tables or session locks; transactions end
+        // before a connection goes back), so returning one to the pool needs no reset: one statement less per save.
+        if (s.ConnectionString is null || !s.ConnectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase)) b.NoResetOnClose = true;
         b.AutoPrepareMinUsages = 2;
         b.ApplicationName ??= "Fle";
         b.IncludeErrorDetail = false; // error details can quote row values
