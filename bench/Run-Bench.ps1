@@ -122,6 +122,7 @@ function Goal([bool]$ok) { if ($ok) { 'met' } else { 'MISSED' } }
 $lines = @()
 $lines += ''
 $lines += "==> Summary ($(if ($Quick) { 'quick' } else { 'full' }) run, $($result.machine))"
+$lines += "zstd: $($result.write_sqlite.zstd)"
 foreach ($b in 'sqlite', 'postgres') {
     $w = $result["write_$b"]; $l = $result["latency_$b"]; $c = $result["cmdlet_$b"]
     $lines += "[$b]"

@@ -23,6 +23,7 @@ public static partial class Commands
         var rawPerStep = workload.Average(s => (double)s.RawPayload);
         var statePerStep = workload.Average(s => (double)s.State.Length);
         var textPerStep = rawPerStep - statePerStep;
+        Log($"[{backend}] zstd: {Fle.Core.Codec.Zstd.Implementation}");
         Log($"[{backend}] {steps} steps, mean raw payload {rawPerStep:N0} B/step (state {statePerStep:N0} B, code+feedback {textPerStep:N0} B); {rounds} interleaved rounds");
 
         string engineTarget, baseTarget, baseNormalTarget = "";
@@ -112,7 +113,7 @@ public static partial class Commands
 
         WriteJson(o, new JsonObject
         {
-            ["backend"] = backend, ["steps"] = steps, ["rounds"] = rounds,
+            ["backend"] = backend, ["steps"] = steps, ["rounds"] = rounds, ["zstd"] = Fle.Core.Codec.Zstd.Implementation,
             ["raw_payload_bytes_per_step"] = Math.Round(rawPerStep), ["raw_state_bytes_per_step"] = Math.Round(statePerStep),
             ["engine_checkpoints_per_s"] = Math.Round(engineMed, 1), ["baseline_checkpoints_per_s"] = Math.Round(baseMed, 1),
             ["engine_to_baseline"] = Math.Round(engineMed / baseMed, 3),

@@ -30,14 +30,23 @@ $script:FleTypes = @(
         $_.Namespace -in 'Fle.Core', 'Fle.PowerShell', 'Fle.PowerShell.Commands', 'Fle.Core.Configuration'
     }
 )
-foreach ($t in $script:FleTypes) {
-    # Replace an accelerator of another copy's types (after Remove-Module of that copy, or a stale one).
-    if ($accelerators::Get.ContainsKey($t.Name)) { [void]$accelerators::Remove($t.Name) }
-    $accelerators::Add($t.Name, $t)
-}
-$ExecutionContext.SessionState.Module.OnRemove = {
+# The accelerator table is one plain Dictionary for the whole process: runspaces importing Fle at the same time
+# (ForEach-Object -Parallel, runspace pools) must not change it at once, so every change holds a process-wide lock
+# (the TypeAccelerators type object itself).
+[System.Threading.Monitor]::Enter($accelerators)
+try {
     foreach ($t in $script:FleTypes) {
-        # Only remove what still points at this copy's types.
-        if ($accelerators::Get[$t.Name] -eq $t) { [void]$accelerators::Remove($t.Name) }
+        # Replace an accelerator of another copy's types (after Remove-Module of that copy, or a stale one).
+        if ($accelerators::Get.ContainsKey($t.Name)) { [void]$accelerators::Remove($t.Name) }
+        $accelerators::Add($t.Name, $t)
     }
+} finally { [System.Threading.Monitor]::Exit($accelerators) }
+$ExecutionContext.SessionState.Module.OnRemove = {
+    [System.Threading.Monitor]::Enter($accelerators)
+    try {
+        foreach ($t in $script:FleTypes) {
+            # Only remove what still points at this copy's types.
+            if ($accelerators::Get[$t.Name] -eq $t) { [void]$accelerators::Remove($t.Name) }
+        }
+    } finally { [System.Threading.Monitor]::Exit($accelerators) }
 }

@@ -99,6 +99,9 @@ public sealed class FleDatabaseInfo
     /// <summary>PostgreSQL server version; SQLite library version for SQLite.</summary>
     public string? ServerVersion { get; init; }
 
+    /// <summary>The zstd implementation this process compresses game states with ("libzstd 1.5.4 (native)" or "ZstdSharp (managed)").</summary>
+    public string Compression { get; init; } = Codec.Zstd.Implementation;
+
     /// <summary>Version of the Fle module (set by the cmdlet).</summary>
     public string? ModuleVersion { get; set; }
 }
