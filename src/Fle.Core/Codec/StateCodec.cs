@@ -436,7 +436,8 @@ public sealed class StateCodec : IDisposable
         public void WaitWarm()
         {
             if (_warmUp is null) return;
-            _warmUp.GetAwaiter().GetResult();
+            try { _warmUp.Wait(); }
+            catch (AggregateException) { } // the first Compress builds the tables again (and reports what fails)
             _warmUp = null;
         }
 
