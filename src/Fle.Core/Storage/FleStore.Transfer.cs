@@ -180,7 +180,7 @@ public abstract partial class FleStore
 
     private async Task<FleImportItemResult> ImportCoreAsync(TrajectoryImport import, CancellationToken ct)
     {
-        import.BeginAttempt(); // a transient failure runs the whole import again: nothing of an earlier attempt is kept
+        await import.BeginAttemptAsync().ConfigureAwait(false); // a transient failure runs the whole import again: nothing of an earlier attempt is kept
         await using var conn = await OpenConnectionAsync(ct).ConfigureAwait(false);
         return this is PostgresStore pg
             ? await PostgresImport.RunAsync(pg, (Npgsql.NpgsqlConnection)conn, import, ct).ConfigureAwait(false)
@@ -259,9 +259,14 @@ internal sealed class TrajectoryImport : IDisposable
     /// Start an attempt. A transient failure runs the whole import again: nothing of an earlier attempt is kept (a fresh
     /// codec, zero counters); the first attempt keeps what a reading side started early has done.
     /// </summary>
-    public void BeginAttempt()
+    public async Task BeginAttemptAsync()
     {
         if (_attempts++ == 0) return;
+        if (_started is { } early)
+        {
+            _started = null; // an attempt failed before it took the reading side started early: stop it, it read for that attempt
+            await early.DisposeAsync().ConfigureAwait(false);
+        }
         Codec.Dispose();
         Codec = new Codec.StateCodec();
         ReplacedDictionaries.Clear();

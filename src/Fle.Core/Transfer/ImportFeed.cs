@@ -74,7 +74,7 @@ internal sealed class ImportFeed : IAsyncDisposable
     {
         _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var token = _cts.Token;
-        _producer = Task.Run(() => ProduceAsync(im, _channel.Writer, token), token);
+        _producer = Task.Run(() => ProduceAsync(im, _channel.Writer, token), CancellationToken.None); // always runs: it completes the queue
     }
 
     /// <summary>Start reading the record on another thread.</summary>
