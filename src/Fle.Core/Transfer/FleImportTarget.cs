@@ -51,7 +51,8 @@ public sealed class FleImportTarget : IAsyncDisposable, IDisposable
         IProgress<FleProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        if (_open.IsCompletedSuccessfully) return await _open.Result.ImportTrajectoryAsync(record, onConflict, progress, cancellationToken).ConfigureAwait(false);
+        if (_open.IsCompleted) // open (or failed: then awaiting it throws the open's error)
+            return await (await _open.ConfigureAwait(false)).ImportTrajectoryAsync(record, onConflict, progress, cancellationToken).ConfigureAwait(false);
         using var importer = TrajectoryImport.Create(Settings, record, onConflict, progress);
         // Read ahead while the target opens. If the trajectory turns out to exist already (-ConflictAction Skip or
         // Error), what was read is dropped: at most a queue's worth, and only for this first record.
