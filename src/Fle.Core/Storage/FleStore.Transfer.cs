@@ -124,7 +124,8 @@ public abstract partial class FleStore
     /// import_all(): write one trajectory, with all its steps and states, in ONE transaction. A record exported from a
     /// Fle store has its states copied in their stored form (keyframe dictionary rows renumbered), each checked by
     /// decoding it before it is written; other records (export files, records built in memory) are encoded with this
-    /// store's codec. Reading the source and writing the target run on two threads with a bounded queue between them.
+    /// store's codec. Reading the source, checking the copied states and writing the target run on three threads with
+    /// bounded queues between them (see <see cref="ImportFeed"/>).
     /// An interruption or a bad record rolls the whole trajectory back.
     /// </summary>
     public async Task<FleImportItemResult> ImportTrajectoryAsync(FleExportRecord record, FleConflictAction onConflict = FleConflictAction.Skip,
