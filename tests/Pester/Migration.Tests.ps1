@@ -237,6 +237,38 @@ Describe 'Import-FleData on SQLite' {
 }
 
 # Skipped only outside CI with no PostgreSQL configured: under CI=true Test-FlePostgresAvailable throws, and build.ps1 fails any run with a skipped test.
+Describe 'Import-FleData -Target with a database it cannot open' {
+    # -Target opens the target in the background while the source is read: a failure is still a terminating error,
+    # at the first record, or at the end when no record came; nothing is left half-open.
+    BeforeAll {
+        $script:savedPg = @{}
+        foreach ($v in 'SKILLS_DB_HOST', 'SKILLS_DB_PORT', 'SKILLS_DB_NAME', 'SKILLS_DB_USER', 'SKILLS_DB_PASSWORD', 'FLE_DB_CONNECT_TIMEOUT') {
+            $savedPg[$v] = [Environment]::GetEnvironmentVariable($v)
+        }
+        $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0); $l.Start(); $port = $l.LocalEndpoint.Port; $l.Stop()
+        $env:SKILLS_DB_HOST = '127.0.0.1'; $env:SKILLS_DB_PORT = "$port"; $env:SKILLS_DB_NAME = 'nowhere'
+        $env:SKILLS_DB_USER = 'someone'; $env:SKILLS_DB_PASSWORD = 'not-a-secret-xyz'; $env:FLE_DB_CONNECT_TIMEOUT = '2'
+    }
+    AfterAll {
+        foreach ($kv in $savedPg.GetEnumerator()) { [Environment]::SetEnvironmentVariable($kv.Key, $kv.Value) }
+    }
+
+    It 'with records: FleDatabaseUnavailable (ConnectionError) stops the pipeline, no trajectory is half-read' {
+        $Error.Clear()
+        { Export-FleData -Connection $source | Import-FleData -Target Postgres -ErrorAction Stop } |
+            Should -Throw -ErrorId 'FleDatabaseUnavailable,Fle.PowerShell.Commands.ImportFleDataCommand'
+        $Error[0].CategoryInfo.Category | Should -Be 'ConnectionError'
+        "$($Error[0])" | Should -Not -Match 'not-a-secret-xyz'
+        # The source is untouched and still usable.
+        @(Get-FleSnapshot $source) | Should -Be $sourceSnapshot
+    }
+
+    It 'without records: the same error at the end' {
+        { @() | Import-FleData -Target Postgres -ErrorAction Stop } |
+            Should -Throw -ErrorId 'FleDatabaseUnavailable,Fle.PowerShell.Commands.ImportFleDataCommand'
+    }
+}
+
 Describe 'Migration SQLite -> PostgreSQL -> SQLite' -Skip:(-not $hasPg) {
     BeforeAll {
         $script:pgDb = New-FleTestPostgresDatabase

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Fle.Core.Configuration;
 using Fle.Core.Transfer;
 
 namespace Fle.Core.Storage;
@@ -26,7 +27,7 @@ public abstract partial class FleStore
     private FleExportRecord ToExportRecord(FleTrajectory t) => new(ct => ReadExportStepsAsync(t.Id, ct))
     {
         Id = t.Id, TaskId = t.TaskId, Status = t.Status, StartTime = t.StartTime, EndTime = t.EndTime,
-        MetadataJson = t.MetadataJson, StepCount = t.StepCount, Source = Location,
+        MetadataJson = t.MetadataJson, StepCount = t.StepCount, Source = Location, StoredSource = new StoredTrajectorySource(this, t.Id),
     };
 
     /// <summary>The steps of a trajectory with their decoded game states, streamed (one step in memory at a time).</summary>
@@ -120,32 +121,33 @@ public abstract partial class FleStore
     }
 
     /// <summary>
-    /// import_all(): write one trajectory, with all its steps and states, in ONE transaction. States are
-    /// re-encoded with this store's codec. An interruption or a bad record rolls the whole trajectory back.
+    /// import_all(): write one trajectory, with all its steps and states, in ONE transaction. A record exported from a
+    /// Fle store has its states copied in their stored form (keyframe dictionary rows renumbered), each checked by
+    /// decoding it before it is written; other records (export files, records built in memory) are encoded with this
+    /// store's codec. Reading the source, checking the copied states and writing the target run on three threads with
+    /// bounded queues between them (see <see cref="ImportFeed"/>).
+    /// An interruption or a bad record rolls the whole trajectory back.
     /// </summary>
     public async Task<FleImportItemResult> ImportTrajectoryAsync(FleExportRecord record, FleConflictAction onConflict = FleConflictAction.Skip,
         IProgress<FleProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        ArgumentNullException.ThrowIfNull(record);
-        FleIds.Validate(record.Id);
-        FleIds.Validate(record.TaskId, "task id");
-        var meta = FleJson.NormalizeObject(record.MetadataJson);
-        var importer = new TrajectoryImport(this, record, meta, onConflict, progress);
-        try
+        using var importer = TrajectoryImport.Create(Settings, record, onConflict, progress);
+        return await ImportAsync(importer, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Run a prepared import (its reading side may have started already: see <see cref="FleImportTarget"/>).</summary>
+    internal async Task<FleImportItemResult> ImportAsync(TrajectoryImport importer, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        var id = importer.Record.Id;
+        var result = await RunAsync(ct => ImportCoreAsync(importer, ct), id, null, cancellationToken).ConfigureAwait(false);
+        if (result.Outcome == FleImportOutcome.Replaced)
         {
-            var result = await RunAsync(ct => ImportCoreAsync(importer, ct), record.Id, null, cancellationToken).ConfigureAwait(false);
-            if (result.Outcome == FleImportOutcome.Replaced)
-            {
-                Codec.Forget(record.Id);
-                Codec.ForgetDictionaries(importer.ReplacedDictionaries);
-            }
-            return result;
+            Codec.Forget(id);
+            Codec.ForgetDictionaries(importer.ReplacedDictionaries);
         }
-        finally
-        {
-            importer.Dispose();
-        }
+        return result;
     }
 
     /// <summary>Import every trajectory of an export file; per-trajectory failures are reported through <paramref name="onError"/> (when null they throw).</summary>
@@ -179,15 +181,14 @@ public abstract partial class FleStore
 
     private async Task<FleImportItemResult> ImportCoreAsync(TrajectoryImport import, CancellationToken ct)
     {
+        await import.BeginAttemptAsync().ConfigureAwait(false); // a transient failure runs the whole import again: nothing of an earlier attempt is kept
         await using var conn = await OpenConnectionAsync(ct).ConfigureAwait(false);
         return this is PostgresStore pg
             ? await PostgresImport.RunAsync(pg, (Npgsql.NpgsqlConnection)conn, import, ct).ConfigureAwait(false)
             : await SqliteImport.RunAsync((SqliteStore)this, (Microsoft.Data.Sqlite.SqliteConnection)conn, import, ct).ConfigureAwait(false);
     }
 
-    internal FleException ImportConflict(string id) => new(FleErrorIds.ImportConflict, FleErrorKind.AlreadyExists,
-        $"Trajectory '{id}' already exists in {Location}; nothing of it was imported.", target: id)
-    { RecommendedAction = "Use -ConflictAction Skip to keep the existing one or -ConflictAction Overwrite to replace it." };
+    internal FleException ImportConflict(string id) => TrajectoryImport.Conflict(Location, id);
 }
 
 /// <summary>A progress sink that reports synchronously (System.Progress posts to the thread pool and may reorder).</summary>
@@ -196,26 +197,47 @@ internal sealed class SyncProgress(Action<FleProgress> report) : IProgress<FlePr
     public void Report(FleProgress value) => report(value);
 }
 
-/// <summary>The state of one trajectory import: the record, a private codec for its states, counters.</summary>
+/// <summary>The state of one trajectory import: the record, a private codec for its states, counters, its reading side.</summary>
 internal sealed class TrajectoryImport : IDisposable
 {
-    public TrajectoryImport(FleStore store, FleExportRecord record, string meta, FleConflictAction onConflict, IProgress<FleProgress>? progress)
+    private ImportFeed? _started;
+    private int _attempts;
+
+    private TrajectoryImport(FleSettings settings, FleExportRecord record, string meta, FleConflictAction onConflict, IProgress<FleProgress>? progress)
     {
-        Store = store;
+        Settings = settings;
         Record = record;
         MetadataJson = meta;
         OnConflict = onConflict;
         Progress = progress;
     }
 
-    public FleStore Store { get; }
+    /// <summary>Check the record's own fields and prepare its import into a database with these settings.</summary>
+    public static TrajectoryImport Create(FleSettings target, FleExportRecord record, FleConflictAction onConflict, IProgress<FleProgress>? progress)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        FleIds.Validate(record.Id);
+        FleIds.Validate(record.TaskId, "task id");
+        return new TrajectoryImport(target, record, FleJson.NormalizeObject(record.MetadataJson), onConflict, progress);
+    }
+
+    public static FleException Conflict(string location, string id) => new(FleErrorIds.ImportConflict, FleErrorKind.AlreadyExists,
+        $"Trajectory '{id}' already exists in {location}; nothing of it was imported.", target: id)
+    { RecommendedAction = "Use -ConflictAction Skip to keep the existing one or -ConflictAction Overwrite to replace it." };
+
+    /// <summary>The target's settings (the state size limit).</summary>
+    public FleSettings Settings { get; }
     public FleExportRecord Record { get; }
     public string MetadataJson { get; }
     public FleConflictAction OnConflict { get; }
     public IProgress<FleProgress>? Progress { get; }
 
-    /// <summary>A codec private to this import: keyframes it creates are known to nothing else until the transaction commits.</summary>
-    public Codec.StateCodec Codec { get; } = new();
+    /// <summary>
+    /// A codec private to this import (one per attempt): it encodes the states of a record without a stored form
+    /// (keyframes it creates are known to nothing else until the transaction commits), or decodes the stored rows of
+    /// one that has it, to check them before they are committed.
+    /// </summary>
+    public Codec.StateCodec Codec { get; private set; } = new();
     public List<long> ReplacedDictionaries { get; } = [];
     public long Steps;
     public long States;
@@ -223,25 +245,54 @@ internal sealed class TrajectoryImport : IDisposable
 
     public string Status => FleStore.StatusText(Record.Status);
 
-    /// <summary>Check a step before it is written (the same rules as Save-FleStep).</summary>
-    public (string Meta, byte[]? State) Validate(FleExportStep s)
+    /// <summary>Start the reading side now (before the target is even open); the first attempt takes it over.</summary>
+    public ImportFeed StartEarly(CancellationToken ct) => _started = ImportFeed.Start(this, ct);
+
+    /// <summary>The reading side for the writer: the one started early (first attempt), else a new one.</summary>
+    public ImportFeed TakeFeed(CancellationToken ct)
     {
-        if (s.StepNumber < 0)
-            throw FleException.InvalidArgument($"Step {s.StepNumber} of trajectory '{Record.Id}' has a negative step number.", Record.Id, FleErrorIds.InvalidStepNumber);
-        FleText.Validate(s.AgentCode, "agent code");
-        FleText.Validate(s.EnvironmentFeedback, "environment feedback");
-        var meta = FleJson.NormalizeObject(s.MetadataJson, "step metadata");
-        if (s.GameState is { } g && g.LongLength > Store.Settings.MaxStateBytes)
-            throw new FleException(FleErrorIds.StateTooLarge, FleErrorKind.InvalidArgument,
-                $"Step {s.StepNumber} of trajectory '{Record.Id}' has a game state of {g.LongLength:N0} bytes; the limit is {Store.Settings.MaxStateBytes:N0} bytes (FLE_MAX_STATE_BYTES).",
-                target: Record.Id);
-        return (meta, s.GameState);
+        var feed = _started ?? ImportFeed.Start(this, ct);
+        _started = null;
+        return feed;
     }
 
-    public void Counted(FleExportStep s)
+    /// <summary>
+    /// Start an attempt. A transient failure runs the whole import again: nothing of an earlier attempt is kept (a fresh
+    /// codec, zero counters); the first attempt keeps what a reading side started early has done.
+    /// </summary>
+    public async Task BeginAttemptAsync()
+    {
+        if (_attempts++ == 0) return;
+        if (_started is { } early)
+        {
+            _started = null; // an attempt failed before it took the reading side started early: stop it, it read for that attempt
+            await early.DisposeAsync().ConfigureAwait(false);
+        }
+        Codec.Dispose();
+        Codec = new Codec.StateCodec();
+        ReplacedDictionaries.Clear();
+        Steps = States = Bytes = 0;
+    }
+
+    /// <summary>Check a step before it is written (the same rules as Save-FleStep); returns its normalised metadata.</summary>
+    public string Validate(long stepNumber, string? agentCode, string? feedback, string? metadataJson, long? stateBytes)
+    {
+        if (stepNumber < 0)
+            throw FleException.InvalidArgument($"Step {stepNumber} of trajectory '{Record.Id}' has a negative step number.", Record.Id, FleErrorIds.InvalidStepNumber);
+        FleText.Validate(agentCode, "agent code");
+        FleText.Validate(feedback, "environment feedback");
+        var meta = FleJson.NormalizeObject(metadataJson, "step metadata");
+        if (stateBytes is { } n && n > Settings.MaxStateBytes)
+            throw new FleException(FleErrorIds.StateTooLarge, FleErrorKind.InvalidArgument,
+                $"Step {stepNumber} of trajectory '{Record.Id}' has a game state of {n:N0} bytes; the limit is {Settings.MaxStateBytes:N0} bytes (FLE_MAX_STATE_BYTES).",
+                target: Record.Id);
+        return meta;
+    }
+
+    public void Counted(long? stateBytes)
     {
         Steps++;
-        if (s.GameState is { } g) { States++; Bytes += g.LongLength; }
+        if (stateBytes is { } n) { States++; Bytes += n; }
         if (Steps % 100 == 0)
             Progress?.Report(new FleProgress("Import-FleData", $"trajectory {Record.Id}: {Steps} steps", -1, Record.Id));
     }

@@ -1,4 +1,3 @@
-using Fle.Core.Codec;
 using Fle.Core.Storage;
 using Npgsql;
 using NpgsqlTypes;
@@ -6,18 +5,31 @@ using NpgsqlTypes;
 namespace Fle.Core.Transfer;
 
 /// <summary>
-/// Import of one trajectory into PostgreSQL, in one transaction: steps are encoded in bounded chunks; each
-/// chunk takes its step ids in one round trip (nextval over generate_series) and is written with three binary
-/// COPYs (keyframe dictionaries, steps with explicit ids, game states). Never one round trip per row.
+/// Import of one trajectory into PostgreSQL, in one transaction. The rows come from an <see cref="ImportFeed"/> (read,
+/// checked and prepared on another thread). Steps are streamed into one binary COPY as they come, with ids taken
+/// beforehand in one round trip (nextval over generate_series, as many as the record has steps), so the server
+/// stores them while the source is still being read; the keyframe dictionary rows and game state rows of that
+/// segment wait in memory and follow in two more COPYs when it ends (a state row needs its step and its dictionary
+/// row first). A segment ends when its ids run out or the rows waiting reach <see cref="MaxSegmentBytes"/>, so memory
+/// stays bounded on any trajectory. Never one round trip per row.
 /// </summary>
 internal static class PostgresImport
 {
-    private const int ChunkSteps = 2000;
-    private const long ChunkBytes = 32L * 1024 * 1024;
-    private const int DictionaryIdBatch = 16;
+    /// <summary>Most step ids taken at once (a segment).</summary>
+    private const int MaxSegmentSteps = 16384;
 
-    private sealed record PendingStep(FleExportStep Step, string Meta, EncodedState? State, long? DictionaryId);
-    private sealed record PendingDictionary(long Id, int RawSize, byte[] Data, DateTime Created);
+    /// <summary>Fewest step ids taken at once (when the record's step count was too low: steps were added since).</summary>
+    private const int MinSegmentSteps = 64;
+
+    /// <summary>Dictionary and state bytes held back before the segment is ended and they are written.</summary>
+    private const long MaxSegmentBytes = 16L * 1024 * 1024;
+
+    private const string CopySteps =
+        "COPY steps (id, trajectory_id, step_number, agent_code, environment_feedback, \"timestamp\", metadata) FROM STDIN (FORMAT BINARY)";
+    private const string CopyDictionaries =
+        "COPY state_dictionaries (id, trajectory_id, raw_size, data, created_at) FROM STDIN (FORMAT BINARY)";
+    private const string CopyStates =
+        "COPY game_states (trajectory_id, step_id, step_number, codec, dictionary_id, raw_size, state_data, \"timestamp\") FROM STDIN (FORMAT BINARY)";
 
     public static async Task<FleImportItemResult> RunAsync(PostgresStore store, NpgsqlConnection conn, TrajectoryImport im, CancellationToken ct)
     {
@@ -49,44 +61,69 @@ internal static class PostgresImport
             replaced = true;
         }
 
-        var steps = new List<PendingStep>();
-        var dicts = new List<PendingDictionary>();
-        var dictPool = new Queue<long>();
-        long chunkBytes = 0;
-        var seen = new HashSet<long>();
-        await foreach (var s in rec.GetStepsAsync(ct).ConfigureAwait(false))
+        await using (var feed = im.TakeFeed(ct))
         {
-            var (meta, raw) = im.Validate(s);
-            if (!seen.Add(s.StepNumber))
-                throw new FleException(FleErrorIds.ImportFileInvalid, FleErrorKind.InvalidData,
-                    $"Trajectory '{rec.Id}' has step {s.StepNumber} twice; nothing of it was imported.", target: rec.Id);
-            EncodedState? enc = null;
-            long? dictId = null;
-            if (raw is not null)
+            var dictIds = new Dictionary<long, long>();
+            var dicts = new List<ImportDictionary>();
+            var states = new List<(long StepId, ImportStep Step)>();
+            var expected = Math.Max(0, rec.StepCount);
+            var item = await feed.ReadAsync(ct).ConfigureAwait(false);
+            while (item is not null)
             {
-                enc = im.Codec.Encode(rec.Id, raw, () => null);
-                dictId = enc.DictionaryId;
-                if (enc.NewDictionaryData is { } dd)
+                // One segment: a block of step ids and one COPY of steps (started at the segment's first step).
+                NpgsqlBinaryImporter? copy = null;
+                long[] ids = [];
+                var used = 0;
+                long held = 0;
+                try
                 {
-                    if (dictPool.Count == 0)
-                        foreach (var id in await NextIdsAsync(conn, tx, "state_dictionaries", DictionaryIdBatch, ct).ConfigureAwait(false)) dictPool.Enqueue(id);
-                    dictId = dictPool.Dequeue();
-                    dicts.Add(new PendingDictionary(dictId.Value, enc.RawSize, dd, s.StateTimestamp ?? s.Timestamp));
-                    im.Codec.Committed(rec.Id, enc, dictId);
-                    chunkBytes += dd.Length;
+                    while (item is not null)
+                    {
+                        if (item is ImportDictionary d)
+                        {
+                            dicts.Add(d);
+                            held += d.Data.Length;
+                        }
+                        else
+                        {
+                            var s = (ImportStep)item;
+                            if (copy is null)
+                            {
+                                ids = await NextIdsAsync(conn, tx, "steps", (int)Math.Clamp(expected, MinSegmentSteps, MaxSegmentSteps), ct).ConfigureAwait(false);
+                                copy = await conn.BeginBinaryImportAsync(CopySteps, ct).ConfigureAwait(false);
+                            }
+                            else if (used == ids.Length)
+                            {
+                                break; // this step starts the next segment
+                            }
+                            var id = ids[used++];
+                            await copy.StartRowAsync(ct).ConfigureAwait(false);
+                            await copy.WriteAsync(id, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+                            await copy.WriteAsync(rec.Id, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                            await copy.WriteAsync(s.StepNumber, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+                            await copy.WriteAsync(s.AgentCode, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                            await copy.WriteAsync(s.EnvironmentFeedback, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                            await copy.WriteAsync(FleClock.Truncate(s.Timestamp), NpgsqlDbType.TimestampTz, ct).ConfigureAwait(false);
+                            await copy.WriteAsync(s.MetadataJson, NpgsqlDbType.Jsonb, ct).ConfigureAwait(false);
+                            if (s.HasState)
+                            {
+                                states.Add((id, s));
+                                held += s.StateData!.Length;
+                            }
+                        }
+                        item = await feed.ReadAsync(ct).ConfigureAwait(false);
+                        if (held >= MaxSegmentBytes) break;
+                    }
+                    if (copy is not null) await copy.CompleteAsync(ct).ConfigureAwait(false);
                 }
-                chunkBytes += enc.Data.Length;
-            }
-            chunkBytes += (s.AgentCode.Length + s.EnvironmentFeedback.Length + meta.Length) * 2L;
-            steps.Add(new PendingStep(s, meta, enc, dictId));
-            im.Counted(s);
-            if (steps.Count >= ChunkSteps || chunkBytes >= ChunkBytes)
-            {
-                await FlushAsync(conn, tx, rec.Id, steps, dicts, ct).ConfigureAwait(false);
-                chunkBytes = 0;
+                finally
+                {
+                    if (copy is not null) await copy.DisposeAsync().ConfigureAwait(false); // without Complete: the COPY is cancelled
+                }
+                expected = Math.Max(0, expected - used);
+                await FlushAsync(conn, tx, rec.Id, dicts, states, dictIds, ct).ConfigureAwait(false);
             }
         }
-        await FlushAsync(conn, tx, rec.Id, steps, dicts, ct).ConfigureAwait(false);
         ct.ThrowIfCancellationRequested();
         await tx.CommitAsync(CancellationToken.None).ConfigureAwait(false);
         return im.Result(replaced);
@@ -118,71 +155,50 @@ internal static class PostgresImport
         return ids;
     }
 
-    private static async Task FlushAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string trajectoryId, List<PendingStep> steps,
-        List<PendingDictionary> dicts, CancellationToken ct)
+    /// <summary>Write the segment's dictionary rows (new ids, in key order) and then its state rows.</summary>
+    private static async Task FlushAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string trajectoryId, List<ImportDictionary> dicts,
+        List<(long StepId, ImportStep Step)> states, Dictionary<long, long> dictIds, CancellationToken ct)
     {
-        if (steps.Count == 0 && dicts.Count == 0) return;
-        var stepIds = steps.Count == 0 ? [] : await NextIdsAsync(conn, tx, "steps", steps.Count, ct).ConfigureAwait(false);
-
         if (dicts.Count > 0)
         {
-            await using var w = await conn.BeginBinaryImportAsync(
-                "COPY state_dictionaries (id, trajectory_id, raw_size, data, created_at) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false);
-            foreach (var d in dicts)
+            var ids = await NextIdsAsync(conn, tx, "state_dictionaries", dicts.Count, ct).ConfigureAwait(false);
+            await using var w = await conn.BeginBinaryImportAsync(CopyDictionaries, ct).ConfigureAwait(false);
+            for (var i = 0; i < dicts.Count; i++)
             {
+                var d = dicts[i];
+                dictIds.Add(d.Key, ids[i]);
                 await w.StartRowAsync(ct).ConfigureAwait(false);
-                await w.WriteAsync(d.Id, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+                await w.WriteAsync(ids[i], NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
                 await w.WriteAsync(trajectoryId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
                 await w.WriteAsync(d.RawSize, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
                 await w.WriteAsync(d.Data, NpgsqlDbType.Bytea, ct).ConfigureAwait(false);
-                await w.WriteAsync(FleClock.Truncate(d.Created), NpgsqlDbType.TimestampTz, ct).ConfigureAwait(false);
+                await w.WriteAsync(FleClock.Truncate(d.CreatedAt), NpgsqlDbType.TimestampTz, ct).ConfigureAwait(false);
             }
             await w.CompleteAsync(ct).ConfigureAwait(false);
         }
 
-        if (steps.Count > 0)
+        if (states.Count > 0)
         {
-            await using (var w = await conn.BeginBinaryImportAsync(
-                "COPY steps (id, trajectory_id, step_number, agent_code, environment_feedback, \"timestamp\", metadata) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false))
+            await using var w = await conn.BeginBinaryImportAsync(CopyStates, ct).ConfigureAwait(false);
+            foreach (var (stepId, s) in states)
             {
-                for (var i = 0; i < steps.Count; i++)
-                {
-                    var s = steps[i].Step;
-                    await w.StartRowAsync(ct).ConfigureAwait(false);
-                    await w.WriteAsync(stepIds[i], NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
-                    await w.WriteAsync(trajectoryId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                    await w.WriteAsync(s.StepNumber, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
-                    await w.WriteAsync(s.AgentCode, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                    await w.WriteAsync(s.EnvironmentFeedback, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                    await w.WriteAsync(FleClock.Truncate(s.Timestamp), NpgsqlDbType.TimestampTz, ct).ConfigureAwait(false);
-                    await w.WriteAsync(steps[i].Meta, NpgsqlDbType.Jsonb, ct).ConfigureAwait(false);
-                }
-                await w.CompleteAsync(ct).ConfigureAwait(false);
+                await w.StartRowAsync(ct).ConfigureAwait(false);
+                await w.WriteAsync(trajectoryId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await w.WriteAsync(stepId, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+                await w.WriteAsync(s.StepNumber, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+                await w.WriteAsync((short)s.StateCodec, NpgsqlDbType.Smallint, ct).ConfigureAwait(false);
+                if (s.StateDictionaryKey is { } k) await w.WriteAsync(DictionaryId(dictIds, k), NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+                else await w.WriteNullAsync(ct).ConfigureAwait(false);
+                await w.WriteAsync(s.StateRawSize, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+                await w.WriteAsync(s.StateData!, NpgsqlDbType.Bytea, ct).ConfigureAwait(false);
+                await w.WriteAsync(FleClock.Truncate(s.StateTimestamp), NpgsqlDbType.TimestampTz, ct).ConfigureAwait(false);
             }
-
-            if (steps.Any(p => p.State is not null))
-            {
-                await using var w = await conn.BeginBinaryImportAsync(
-                    "COPY game_states (trajectory_id, step_id, step_number, codec, dictionary_id, raw_size, state_data, \"timestamp\") FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false);
-                for (var i = 0; i < steps.Count; i++)
-                {
-                    var p = steps[i];
-                    if (p.State is not { } st) continue;
-                    await w.StartRowAsync(ct).ConfigureAwait(false);
-                    await w.WriteAsync(trajectoryId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                    await w.WriteAsync(stepIds[i], NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
-                    await w.WriteAsync(p.Step.StepNumber, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
-                    await w.WriteAsync((short)st.Codec, NpgsqlDbType.Smallint, ct).ConfigureAwait(false);
-                    if (p.DictionaryId is { } d) await w.WriteAsync(d, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
-                    else await w.WriteNullAsync(ct).ConfigureAwait(false);
-                    await w.WriteAsync(st.RawSize, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
-                    await w.WriteAsync(st.Data, NpgsqlDbType.Bytea, ct).ConfigureAwait(false);
-                    await w.WriteAsync(FleClock.Truncate(p.Step.StateTimestamp ?? p.Step.Timestamp), NpgsqlDbType.TimestampTz, ct).ConfigureAwait(false);
-                }
-                await w.CompleteAsync(ct).ConfigureAwait(false);
-            }
+            await w.CompleteAsync(ct).ConfigureAwait(false);
         }
-        steps.Clear();
         dicts.Clear();
+        states.Clear();
     }
+
+    internal static long DictionaryId(Dictionary<long, long> ids, long key) => ids.TryGetValue(key, out var id) ? id
+        : throw new InvalidOperationException($"A game state refers to keyframe dictionary {key}, which this import has not written.");
 }

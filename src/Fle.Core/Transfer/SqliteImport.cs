@@ -3,7 +3,10 @@ using Microsoft.Data.Sqlite;
 
 namespace Fle.Core.Transfer;
 
-/// <summary>Import of one trajectory into SQLite: one BEGIN IMMEDIATE transaction, prepared statements.</summary>
+/// <summary>
+/// Import of one trajectory into SQLite: one BEGIN IMMEDIATE transaction, prepared statements; the rows come from an
+/// <see cref="ImportFeed"/> (read, checked and prepared on another thread).
+/// </summary>
 internal static class SqliteImport
 {
     public static async Task<FleImportItemResult> RunAsync(SqliteStore store, SqliteConnection conn, TrajectoryImport im, CancellationToken ct)
@@ -60,43 +63,43 @@ internal static class SqliteImport
         var gSize = P(state, "@size"); var gData = P(state, "@data"); var gTs = P(state, "@ts");
         dT.Value = sT.Value = gT.Value = rec.Id;
 
-        await foreach (var s in rec.GetStepsAsync(ct).ConfigureAwait(false))
+        // The rows come from the feed (read, checked and prepared on another thread); dictionary rows get new ids here.
+        await using (var feed = im.TakeFeed(ct))
         {
-            var (meta, raw) = im.Validate(s);
-            sN.Value = s.StepNumber;
-            sCode.Value = s.AgentCode;
-            sFb.Value = s.EnvironmentFeedback;
-            sTs.Value = store.TimeParameter(s.Timestamp);
-            sMeta.Value = meta;
-            long stepId;
-            try { stepId = (long)(await step.ExecuteScalarAsync(ct).ConfigureAwait(false))!; }
-            catch (SqliteException e) when (e.SqliteErrorCode == 19 && e.SqliteExtendedErrorCode == 2067)
+            var dictIds = new Dictionary<long, long>();
+            while (await feed.ReadAsync(ct).ConfigureAwait(false) is { } item)
             {
-                throw new FleException(FleErrorIds.ImportFileInvalid, FleErrorKind.InvalidData,
-                    $"Trajectory '{rec.Id}' has step {s.StepNumber} twice; nothing of it was imported.", e, rec.Id);
-            }
-            if (raw is not null)
-            {
-                var enc = im.Codec.Encode(rec.Id, raw, () => null);
-                long? dictId = enc.DictionaryId;
-                if (enc.NewDictionaryData is { } dd)
+                if (item is ImportDictionary d)
                 {
-                    dSize.Value = enc.RawSize;
-                    dData.Value = dd;
-                    dTs.Value = store.TimeParameter(s.StateTimestamp ?? s.Timestamp);
-                    dictId = (long)(await dict.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
-                    im.Codec.Committed(rec.Id, enc, dictId);
+                    dSize.Value = d.RawSize;
+                    dData.Value = d.Data;
+                    dTs.Value = store.TimeParameter(d.CreatedAt);
+                    dictIds.Add(d.Key, (long)(await dict.ExecuteScalarAsync(ct).ConfigureAwait(false))!);
+                    continue;
                 }
+                var s = (ImportStep)item;
+                sN.Value = s.StepNumber;
+                sCode.Value = s.AgentCode;
+                sFb.Value = s.EnvironmentFeedback;
+                sTs.Value = store.TimeParameter(s.Timestamp);
+                sMeta.Value = s.MetadataJson;
+                long stepId;
+                try { stepId = (long)(await step.ExecuteScalarAsync(ct).ConfigureAwait(false))!; }
+                catch (SqliteException e) when (e.SqliteErrorCode == 19 && e.SqliteExtendedErrorCode == 2067)
+                {
+                    throw new FleException(FleErrorIds.ImportFileInvalid, FleErrorKind.InvalidData,
+                        $"Trajectory '{rec.Id}' has step {s.StepNumber} twice; nothing of it was imported.", e, rec.Id);
+                }
+                if (!s.HasState) continue;
                 gSid.Value = stepId;
                 gN.Value = s.StepNumber;
-                gCodec.Value = (short)enc.Codec;
-                gDict.Value = dictId is { } di ? di : DBNull.Value;
-                gSize.Value = enc.RawSize;
-                gData.Value = enc.Data;
-                gTs.Value = store.TimeParameter(s.StateTimestamp ?? s.Timestamp);
+                gCodec.Value = (short)s.StateCodec;
+                gDict.Value = s.StateDictionaryKey is { } k ? PostgresImport.DictionaryId(dictIds, k) : DBNull.Value;
+                gSize.Value = s.StateRawSize;
+                gData.Value = s.StateData;
+                gTs.Value = store.TimeParameter(s.StateTimestamp);
                 await state.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
-            im.Counted(s);
         }
         ct.ThrowIfCancellationRequested();
         await tx.CommitAsync(CancellationToken.None).ConfigureAwait(false);

@@ -63,6 +63,13 @@ public sealed class FleExportRecord
     /// <summary>The steps with their game states, streamed.</summary>
     public IAsyncEnumerable<FleExportStep> GetStepsAsync(CancellationToken cancellationToken = default) => _steps(cancellationToken);
 
+    /// <summary>
+    /// Set when the record comes from a Fle store: the trajectory's rows in stored form, which an import copies verbatim
+    /// (renumbering keyframe dictionary ids) instead of decoding and re-encoding every state. Null for records read from
+    /// an export file or built in memory: those are encoded by the target.
+    /// </summary>
+    internal Transfer.StoredTrajectorySource? StoredSource { get; init; }
+
     /// <summary>The steps with their game states (read from the source now; for scripts).</summary>
     public IEnumerable<FleExportStep> Steps
     {

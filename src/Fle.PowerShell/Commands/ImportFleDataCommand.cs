@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Management.Automation;
 using Fle.Core;
 using Fle.Core.Configuration;
-using Fle.Core.Storage;
+using Fle.Core.Transfer;
 
 namespace Fle.PowerShell.Commands;
 
@@ -15,8 +15,7 @@ public sealed class ImportFleDataCommand : FleProgressCmdlet, IDisposable
     private const string FromFile = "Path";
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private FleImportSummary? _summary;
-    private FleStore? _owned;
-    private FleStore? _target;
+    private FleImportTarget? _target;
 
     /// <summary>Records from Export-FleData.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = FromPipeline)]
@@ -37,7 +36,11 @@ public sealed class ImportFleDataCommand : FleProgressCmdlet, IDisposable
     [Parameter]
     public FleConflictAction ConflictAction { get; set; } = FleConflictAction.Skip;
 
-    private FleStore TargetStore
+    /// <summary>
+    /// The target: -Target without -Connection opens the database the environment names, in the background (the source
+    /// is read meanwhile; an open that fails is reported at the first record, or at the end); otherwise the connection.
+    /// </summary>
+    private FleImportTarget ImportTarget
     {
         get
         {
@@ -46,27 +49,26 @@ public sealed class ImportFleDataCommand : FleProgressCmdlet, IDisposable
             {
                 var settings = Run(_ => Task.FromResult(FleSettingsResolver.Resolve(new FleSettingsOverrides { WorkingDirectory = CurrentDirectory }, backend)));
                 WriteVerbose($"Import target: the {settings.Backend} database {settings.Describe()} (settings from {settings.Source}).");
-                _owned = Run(ct => FleStore.OpenAsync(settings, ct));
-                return _target = _owned;
+                return _target = FleImportTarget.Open(settings, CancelToken);
             }
-            _target = Store;
-            if (Target is { } b && _target.Backend != b)
-                ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-Target {b} does not match the -Connection, which is {_target.Backend}."),
+            var store = Store;
+            if (Target is { } b && store.Backend != b)
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-Target {b} does not match the -Connection, which is {store.Backend}."),
                     FleErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, Target));
-            return _target;
+            return _target = FleImportTarget.For(store);
         }
     }
 
     protected override void BeginProcessing()
     {
-        var t = TargetStore;
+        var t = ImportTarget;
         _summary = new FleImportSummary { Target = t.Location, Backend = t.Backend };
     }
 
     protected override void ProcessRecord()
     {
         if (ParameterSetName != FromPipeline) return;
-        var target = TargetStore;
+        var target = ImportTarget;
         foreach (var rec in InputObject)
         {
             if (!ShouldProcess($"trajectory '{rec.Id}' ({rec.StepCount} steps) into {target.Location}", "Import")) continue;
@@ -80,7 +82,7 @@ public sealed class ImportFleDataCommand : FleProgressCmdlet, IDisposable
 
     protected override void EndProcessing()
     {
-        var target = TargetStore;
+        var target = Run(ct => ImportTarget.GetStoreAsync(ct)); // an open that failed is reported here when no record came
         if (ParameterSetName == FromFile)
         {
             var file = ResolvePath(Path);
@@ -102,8 +104,8 @@ public sealed class ImportFleDataCommand : FleProgressCmdlet, IDisposable
 
     void IDisposable.Dispose()
     {
-        _owned?.Dispose();
-        _owned = null;
+        _target?.Dispose(); // closes a target this cmdlet opened (-Target); a connection's store stays open
+        _target = null;
         Dispose();
     }
 }
