@@ -347,9 +347,21 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
             }
             catch (RootKeyframeGoneException) when (attempt < 2)
             {
-                // Same, found by the write itself (nothing was written): plan the state again from what is stored.
+                // Same, found by the write itself (nothing was written): plan the state again from what is stored. The
+                // root is also dropped from the fingerprint cache: it may be an identical root of ANOTHER trajectory
+                // (FLE runs often start from the same state), which reads fine but is not this trajectory's to write against.
                 StateCodec.Abandoned(state!);
                 Codec.Forget(input.TrajectoryId);
+                if (state!.NewDictionaryRoot is { } gone) Codec.ForgetDictionaries([gone.Id]);
+            }
+            catch (RootKeyframeGoneException e)
+            {
+                StateCodec.Abandoned(state!);
+                Codec.Forget(input.TrajectoryId);
+                throw new FleException(FleErrorIds.TransientFailure, FleErrorKind.ResourceBusy,
+                    $"Step {input.StepNumber} of trajectory '{input.TrajectoryId}' was not saved: its stored keyframes changed under this " +
+                    "writer three times in a row (is another process deleting and recreating the trajectory?). Nothing was written; save it again.",
+                    e, $"{input.TrajectoryId}#{input.StepNumber}");
             }
             catch
             {

@@ -326,6 +326,39 @@ public abstract partial class StoreContractTests
     }
 
     [ContractFact]
+    public async Task Two_runs_that_start_from_the_same_state_each_keep_writing_against_their_own_root()
+    {
+        // FLE runs of one task start from the same game state, so two trajectories can have byte-identical roots. A
+        // store that read one of them (its root cached by fingerprint) and then continues the other must root the
+        // other's new keyframes on the other's own root, not fail and not borrow the first one's.
+        var root = GameState(8, 0, 20_000);
+        // A chunk of 0.7 of the root's stored size: a new keyframe each time (over half the keyframe's cost), and
+        // small enough that the keyframe row is compressed against the root (saves more than a tenth).
+        var chunk = (int)(0.7 * Fle.Core.Codec.Zstd.Compress(root, Fle.Core.Codec.StateCodec.KeyframeLevel).Length);
+        byte[] Like(int seed) => [.. root, .. RandomBytes(chunk, seed)];
+        await NewTrajectoryAsync("task", "run-a");
+        await NewTrajectoryAsync("task", "run-b");
+        await CheckpointAsync("run-a", 0, root);
+        await CheckpointAsync("run-a", 1, Like(11));
+        await CheckpointAsync("run-b", 0, root);
+        Assert.Equal("keyframe", (await CheckpointAsync("run-b", 1, Like(12))).Codec); // rooted on run-b's root
+
+        var resumed = await OpenStoreAsync();
+        SameBytes(Like(11), (await resumed.GetCheckpointAsync("run-a", 1))!.GameState, "run-a step 1 (caches the shared root)");
+        var cp = await CheckpointAsync("run-b", 2, Like(13), store: resumed);
+        Assert.Equal("keyframe", cp.Codec);
+        await CheckpointAsync("run-b", 3, Like(14), store: resumed);
+
+        // deleting run-a must not take anything run-b needs
+        Assert.True(await Store.DeleteTrajectoryAsync("run-a"));
+        var fresh = await OpenStoreAsync();
+        SameBytes(root, (await fresh.GetCheckpointAsync("run-b", 0))!.GameState, "run-b step 0");
+        for (var i = 1; i < 4; i++)
+            SameBytes(Like(11 + i), (await fresh.GetCheckpointAsync("run-b", i))!.GameState, $"run-b step {i}");
+        Assert.All(await fresh.CheckAsync(deep: true), c => Assert.True(c.Problems == 0, $"{c.Check}: {c.Message}"));
+    }
+
+    [ContractFact]
     public async Task A_store_holding_a_keyframe_of_a_deleted_trajectory_does_not_apply_it_to_new_similar_states()
     {
         // the recreated trajectory's states resemble the deleted ones, so nothing looks like drift
