@@ -341,13 +341,16 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
     {
         var path = dbs.NewPath("damaged.db");
         await using (var seed = await dbs.SqliteAsync(path)) await SeedAsync(seed);
-        long failing = 44;
+        long failing;
         await using (var raw = new SqliteConnection($"Data Source={path};Pooling=False"))
         {
             await raw.OpenAsync();
             await using var cmd = raw.CreateCommand();
-            const string Last = "trajectory_id = 'keyframes' AND step_number = 44";
-            const string LastKeyframe = $"(SELECT dictionary_id FROM game_states WHERE {Last})";
+            // the last state stored as a delta (a keyframe step's own row holds no bytes to damage)
+            cmd.CommandText = "SELECT MAX(step_number) FROM game_states WHERE trajectory_id = 'keyframes' AND codec = 2";
+            failing = Convert.ToInt64(await cmd.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+            var Last = $"trajectory_id = 'keyframes' AND step_number = {failing}";
+            var LastKeyframe = $"(SELECT dictionary_id FROM game_states WHERE {Last})";
             if (damage == "missing-keyframe")
             {
                 // The first state that refers to that keyframe is the one that fails.
