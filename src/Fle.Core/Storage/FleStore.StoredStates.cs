@@ -17,25 +17,8 @@ public abstract partial class FleStore
     internal async IAsyncEnumerable<StoredStep> ReadStoredStepsAsync(string trajectoryId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var any = false;
-        var (conn, cmd, reader) = await ExecuteReaderAsync(Sql.SelectStepsWithState,
-            [("@t", trajectoryId), ("@from", 0L), ("@to", long.MaxValue)], CommandBehavior.SequentialAccess, trajectoryId, cancellationToken).ConfigureAwait(false);
-        await using (conn.ConfigureAwait(false))
-        await using (cmd.ConfigureAwait(false))
-        await using (reader.ConfigureAwait(false))
-        {
-            while (true)
-            {
-                bool more;
-                try { more = await reader.ReadAsync(cancellationToken).ConfigureAwait(false); }
-                catch (Exception e) when (Translate(e, trajectoryId) is { } fe) { throw fe; }
-                if (!more) break;
-                any = true;
-                yield return ReadStoredStep(reader);
-            }
-        }
-        if (!any && !await TrajectoryExistsAsync(trajectoryId, cancellationToken).ConfigureAwait(false))
-            throw FleException.TrajectoryNotFound(trajectoryId);
+        await foreach (var s in StreamStepRowsAsync(Sql.SelectStepsWithState, trajectoryId, 0L, long.MaxValue, ReadStoredStep, cancellationToken).ConfigureAwait(false))
+            yield return s;
     }
 
     // The column order of SqlText.SelectStepsWithState (see ReadStep), read strictly in order (SequentialAccess).

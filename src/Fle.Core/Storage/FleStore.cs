@@ -428,9 +428,20 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
     {
         ThrowIfDisposed();
         FleIds.Validate(trajectoryId);
+        await foreach (var s in StreamStepRowsAsync(includeGameState ? Sql.SelectStepsWithState : Sql.SelectSteps, trajectoryId,
+            range.From ?? 0L, range.To ?? long.MaxValue, r => ReadStep(r, includeGameState), cancellationToken).ConfigureAwait(false))
+            yield return s;
+    }
+
+    /// <summary>
+    /// The rows of a step query (@t, @from, @to) mapped one by one as they stream (sequential access); a trajectory with
+    /// no rows that does not exist is TrajectoryNotFound.
+    /// </summary>
+    private protected async IAsyncEnumerable<T> StreamStepRowsAsync<T>(string sql, string trajectoryId, long from, long to, Func<DbDataReader, T> map,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var any = false;
-        var (conn, cmd, reader) = await ExecuteReaderAsync(includeGameState ? Sql.SelectStepsWithState : Sql.SelectSteps,
-            [("@t", trajectoryId), ("@from", range.From ?? 0L), ("@to", range.To ?? long.MaxValue)],
+        var (conn, cmd, reader) = await ExecuteReaderAsync(sql, [("@t", trajectoryId), ("@from", from), ("@to", to)],
             CommandBehavior.SequentialAccess, trajectoryId, cancellationToken).ConfigureAwait(false);
         await using (conn.ConfigureAwait(false))
         await using (cmd.ConfigureAwait(false))
@@ -443,7 +454,7 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
                 catch (Exception e) when (Translate(e, trajectoryId) is { } fe) { throw fe; }
                 if (!more) break;
                 any = true;
-                yield return ReadStep(reader, includeGameState);
+                yield return map(reader);
             }
         }
         if (!any && !await TrajectoryExistsAsync(trajectoryId, cancellationToken).ConfigureAwait(false))
