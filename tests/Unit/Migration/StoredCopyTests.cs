@@ -8,6 +8,7 @@ using Fle.Core.Configuration;
 using Fle.Core.Storage;
 using Fle.Core.Transfer;
 using Microsoft.Data.Sqlite;
+using Fle.Tests.Infrastructure;
 using Xunit;
 
 namespace Fle.Tests.Migration;
@@ -128,33 +129,6 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
         await st.ExecuteNonQueryAsync();
     }
 
-    /// <summary>Every field of every trajectory and step, exact timestamps, metadata as parsed JSON, SHA-256 of every decoded state.</summary>
-    private static async Task<List<string>> SnapshotAsync(FleStore store)
-    {
-        var lines = new List<string>();
-        foreach (var t in (await store.GetAllTrajectoriesAsync()).OrderBy(t => t.Id, StringComparer.Ordinal))
-        {
-            lines.Add($"T|{t.Id}|{t.TaskId}|{t.Status}|{t.StartTime.Ticks}|{t.EndTime?.Ticks}|{Canon(t.MetadataJson)}|{t.StepCount}");
-            await foreach (var s in store.GetStepsAsync(t.Id, FleStepRange.All, includeGameState: true))
-            {
-                var cp = s as FleCheckpoint;
-                lines.Add($"S|{t.Id}#{s.StepNumber}|{s.AgentCode}|{s.EnvironmentFeedback}|{s.Timestamp.Ticks}|{Canon(s.MetadataJson)}|{Sha(s.GameState)}|{cp?.StateTimestamp.Ticks}");
-            }
-        }
-        return lines;
-    }
-
-    private static string Canon(string json)
-    {
-        static object? Sort(object? v) => v switch
-        {
-            IDictionary<string, object?> d => new SortedDictionary<string, object?>(d.ToDictionary(k => k.Key, k => Sort(k.Value)), StringComparer.Ordinal),
-            object[] a => a.Select(Sort).ToArray(),
-            _ => v,
-        };
-        return System.Text.Json.JsonSerializer.Serialize(Sort(FleJson.ToDictionary(json)));
-    }
-
     /// <summary>
     /// The stored rows, ids left out: per trajectory its dictionary rows in id order (raw size, stored bytes, created_at)
     /// and per state its codec, stored bytes, raw size and the POSITION of its dictionary row in that order.
@@ -221,13 +195,13 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
         var rows = await StoredRowsAsync(src);
         Assert.Contains(rows, l => l.StartsWith("D|keyframes|1|", StringComparison.Ordinal)); // several keyframes
         Assert.True(await CountRootedAsync(src) > 0, "the seed has rooted keyframe rows");
-        var expected = await SnapshotAsync(src);
+        var expected = await StoreSnapshot.TakeAsync(src);
 
         var summary = await CopyAsync(src, dst);
         Assert.Equal(3, summary.Trajectories);
         Assert.Equal(45 + 5, summary.Steps);
         Assert.Equal(43 + 4, summary.States);
-        Assert.Equal(expected, await SnapshotAsync(dst));
+        Assert.Equal(expected, await StoreSnapshot.TakeAsync(dst));
         Assert.Equal(rows, await StoredRowsAsync(dst)); // the stored form itself, byte for byte (not re-encoded)
         Assert.All(await dst.CheckAsync(deep: true), c => Assert.Equal(FleCheckStatus.Passed, c.Status));
 
@@ -254,13 +228,13 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
         await using var src = await OpenAsync(backend);
         if (src is null) return;
         await SeedAsync(src);
-        var expected = await SnapshotAsync(src);
+        var expected = await StoreSnapshot.TakeAsync(src);
         var file = dbs.NewPath("stored.jsonl.gz");
         await src.ExportToFileAsync(new FleTrajectoryQuery(), file);
         await using var dst = await OpenAsync(backend == "sqlite" ? "postgres" : "sqlite") ?? await dbs.SqliteAsync();
         var summary = await dst.ImportFileAsync(file);
         Assert.Equal(3, summary.Trajectories);
-        Assert.Equal(expected, await SnapshotAsync(dst));
+        Assert.Equal(expected, await StoreSnapshot.TakeAsync(dst));
         Assert.All(await dst.CheckAsync(deep: true), c => Assert.Equal(FleCheckStatus.Passed, c.Status));
     }
 
@@ -273,7 +247,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
         if (dst is null) return;
         await SeedAsync(src);
         await CopyAsync(src, dst);
-        var first = await SnapshotAsync(dst);
+        var first = await StoreSnapshot.TakeAsync(dst);
         var firstRows = await StoredRowsAsync(dst);
 
         // The source changes: a trajectory gets more steps (and keyframes).
@@ -283,14 +257,14 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
         Assert.Equal(FleImportOutcome.Skipped, (await dst.ImportTrajectoryAsync(rec!)).Outcome);
         var e = await Assert.ThrowsAsync<FleException>(() => dst.ImportTrajectoryAsync(rec!, FleConflictAction.Error));
         Assert.Equal(FleErrorIds.ImportConflict, e.ErrorId);
-        Assert.Equal(first, await SnapshotAsync(dst));
+        Assert.Equal(first, await StoreSnapshot.TakeAsync(dst));
         Assert.Equal(firstRows, await StoredRowsAsync(dst));
 
         var replaced = await dst.ImportTrajectoryAsync(rec!, FleConflictAction.Overwrite);
         Assert.Equal(FleImportOutcome.Replaced, replaced.Outcome);
         Assert.Equal(70, replaced.Steps);
         Assert.Equal(68, replaced.States);
-        Assert.Equal(await SnapshotAsync(src), await SnapshotAsync(dst));
+        Assert.Equal(await StoreSnapshot.TakeAsync(src), await StoreSnapshot.TakeAsync(dst));
         Assert.Equal(await StoredRowsAsync(src), await StoredRowsAsync(dst)); // no dictionary row of the replaced one left
         Assert.All(await dst.CheckAsync(deep: true), c => Assert.Equal(FleCheckStatus.Passed, c.Status));
         // And it goes on from the copied keyframes.
@@ -312,7 +286,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
             var input = Step(t.Id, n, n % 3 == 0 ? null : GameState(3, n, blobEvery: 50));
             if (input.GameState is null) await src.SaveStepAsync(input); else await src.SaveCheckpointAsync(input);
         }
-        var expected = await SnapshotAsync(src);
+        var expected = await StoreSnapshot.TakeAsync(src);
         using var cts = new CancellationTokenSource();
         var cancelAt = new SyncProgress(p => { if (p.Status.EndsWith(": 2300 steps", StringComparison.Ordinal)) cts.Cancel(); });
         var rec = await src.ExportTrajectoryAsync(t.Id);
@@ -325,7 +299,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
 
         Assert.Equal(FleImportOutcome.Imported, (await dst.ImportTrajectoryAsync(rec!)).Outcome);
         Assert.Equal(FleImportOutcome.Skipped, (await dst.ImportTrajectoryAsync(rec!)).Outcome);
-        Assert.Equal(expected, await SnapshotAsync(dst));
+        Assert.Equal(expected, await StoreSnapshot.TakeAsync(dst));
         Assert.Equal(await StoredRowsAsync(src), await StoredRowsAsync(dst));
     }
 
@@ -398,7 +372,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
     {
         await using var src = await dbs.SqliteAsync();
         await SeedAsync(src);
-        var expected = await SnapshotAsync(src);
+        var expected = await StoreSnapshot.TakeAsync(src);
         var path = dbs.NewPath("target.db");
         var settings = FleSettingsResolver.Resolve(new FleSettingsOverrides
         {
@@ -413,9 +387,9 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
             // Skip on the already-open target; the store stays usable until the target is disposed.
             await foreach (var rec in src.ExportAsync(new FleTrajectoryQuery()))
                 Assert.Equal(FleImportOutcome.Skipped, (await target.ImportTrajectoryAsync(rec)).Outcome);
-            Assert.Equal(expected, await SnapshotAsync(await target.GetStoreAsync()));
+            Assert.Equal(expected, await StoreSnapshot.TakeAsync(await target.GetStoreAsync()));
         }
-        await using (var check = await dbs.SqliteAsync(path)) Assert.Equal(expected, await SnapshotAsync(check));
+        await using (var check = await dbs.SqliteAsync(path)) Assert.Equal(expected, await StoreSnapshot.TakeAsync(check));
 
         // A target that cannot be opened: the error comes from the import (and from GetStoreAsync), nothing is left running.
         var bad = FleSettingsResolver.Resolve(new FleSettingsOverrides

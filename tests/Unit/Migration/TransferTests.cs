@@ -6,6 +6,7 @@ using Fle.Core.Configuration;
 using Fle.Core.Storage;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using Fle.Tests.Infrastructure;
 using Xunit;
 
 namespace Fle.Tests.Migration;
@@ -104,33 +105,6 @@ public sealed class TransferTests(MigrationDatabases dbs) : IClassFixture<Migrat
         return ids;
     }
 
-    /// <summary>Every field of every trajectory and step, exact timestamps, metadata as parsed JSON, SHA-256 of every state.</summary>
-    private static async Task<List<string>> SnapshotAsync(FleStore store)
-    {
-        var lines = new List<string>();
-        foreach (var t in (await store.GetAllTrajectoriesAsync()).OrderBy(t => t.Id, StringComparer.Ordinal))
-        {
-            lines.Add($"T|{t.Id}|{t.TaskId}|{t.Status}|{t.StartTime.Ticks}|{t.EndTime?.Ticks}|{Canon(t.MetadataJson)}|{t.StepCount}");
-            await foreach (var s in store.GetStepsAsync(t.Id, FleStepRange.All, includeGameState: true))
-            {
-                var cp = s as FleCheckpoint;
-                lines.Add($"S|{t.Id}#{s.StepNumber}|{s.AgentCode}|{s.EnvironmentFeedback}|{s.Timestamp.Ticks}|{Canon(s.MetadataJson)}|{Sha(s.GameState)}|{cp?.StateTimestamp.Ticks}");
-            }
-        }
-        return lines;
-    }
-
-    private static string Canon(string json)
-    {
-        static object? Sort(object? v) => v switch
-        {
-            IDictionary<string, object?> d => new SortedDictionary<string, object?>(d.ToDictionary(k => k.Key, k => Sort(k.Value)), StringComparer.Ordinal),
-            object[] a => a.Select(Sort).ToArray(),
-            _ => v,
-        };
-        return System.Text.Json.JsonSerializer.Serialize(Sort(FleJson.ToDictionary(json)));
-    }
-
     private static async Task<FleImportSummary> CopyAsync(FleStore from, FleStore to, FleConflictAction onConflict = FleConflictAction.Skip)
     {
         var summary = new FleImportSummary();
@@ -145,16 +119,16 @@ public sealed class TransferTests(MigrationDatabases dbs) : IClassFixture<Migrat
         if (MigrationDatabases.PgServer is null) return;
         await using var sqlite = await dbs.SqliteAsync();
         await SeedAsync(sqlite);
-        var expected = await SnapshotAsync(sqlite);
+        var expected = await StoreSnapshot.TakeAsync(sqlite);
         await using var pg = await dbs.PostgresAsync();
         var s1 = await CopyAsync(sqlite, pg);
         Assert.Equal(3, s1.Trajectories);
         Assert.Equal(17, s1.Steps);
         Assert.Equal(16, s1.States);
-        Assert.Equal(expected, await SnapshotAsync(pg));
+        Assert.Equal(expected, await StoreSnapshot.TakeAsync(pg));
         await using var back = await dbs.SqliteAsync();
         await CopyAsync(pg, back);
-        Assert.Equal(expected, await SnapshotAsync(back));
+        Assert.Equal(expected, await StoreSnapshot.TakeAsync(back));
         // Also through the file format, both directions.
         var file = dbs.NewPath("all.jsonl.gz");
         var written = await pg.ExportToFileAsync(new FleTrajectoryQuery(), file);
@@ -162,7 +136,7 @@ public sealed class TransferTests(MigrationDatabases dbs) : IClassFixture<Migrat
         await using var fromFile = await dbs.SqliteAsync();
         var s2 = await fromFile.ImportFileAsync(file);
         Assert.Equal(3, s2.Trajectories);
-        Assert.Equal(expected, await SnapshotAsync(fromFile));
+        Assert.Equal(expected, await StoreSnapshot.TakeAsync(fromFile));
         // Re-running is safe: everything skipped, nothing duplicated.
         var s3 = await fromFile.ImportFileAsync(file);
         Assert.Equal(3, s3.Skipped);
