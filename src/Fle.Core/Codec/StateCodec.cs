@@ -110,7 +110,9 @@ public sealed class StateCodec : IDisposable
                 {
                     kfContent = DecodeDictionary(l.Id, l.Stored, loadDictionaryData);
                     if (!IsRooted(l.Stored)) kfRoot = new KeyframeRoot(l.Id, kfContent, l.Stored.Length);
-                    else if (FindRoot(l.Id, l.Stored) is { } r) kfRoot = new KeyframeRoot(r.Id, r.Content, r.StoredSize);
+                    // this trajectory's own root row (the cache may name an identical root of another trajectory: fine to
+                    // decode with, but the write checks that the root it compresses against belongs to the trajectory)
+                    else if (FindRoot(l.Id, l.Stored, fromCache: false) is { } r) kfRoot = new KeyframeRoot(r.Id, r.Content, r.StoredSize);
                 }
                 catch (Exception e) when (e is FleException or ZstdFailure) { kfContent = null; } // unreadable: start a new keyframe
                 if (kfContent is not null && kfContent.Length <= MaxDictionaryInput)
@@ -318,14 +320,14 @@ public sealed class StateCodec : IDisposable
         return Zstd.DecompressUpTo(stored.AsSpan(RootedHeader), MaxDictionaryInput, root.Content);
     }
 
-    private (long Id, byte[] Content, int StoredSize)? FindRoot(long keyframeId, byte[] stored)
+    private (long Id, byte[] Content, int StoredSize)? FindRoot(long keyframeId, byte[] stored, bool fromCache = true)
     {
         var size = (int)BinaryPrimitives.ReadUInt32LittleEndian(stored.AsSpan(4));
         var fingerprint = BinaryPrimitives.ReadUInt64LittleEndian(stored.AsSpan(8));
         (long Id, int StoredSize) known;
         bool found;
         lock (_rootsByFingerprint) found = _rootsByFingerprint.TryGetValue(fingerprint, out known);
-        if (found && _dictionaries.TryGet(known.Id, out var cached) && cached.Length == size) return (known.Id, cached, known.StoredSize);
+        if (fromCache && found && _dictionaries.TryGet(known.Id, out var cached) && cached.Length == size) return (known.Id, cached, known.StoredSize);
         foreach (var (cid, data) in RootCandidates?.Invoke(keyframeId, size) ?? [])
         {
             if (IsRooted(data)) continue;
