@@ -148,7 +148,9 @@ public sealed class StateCodec : IDisposable
         // does on another core while this write runs. The dictionary row is compressed against the trajectory's root
         // keyframe (FLE's research table and most of the state do not change), unless that saves less than a tenth:
         // then it becomes a new root, stored plain.
-        var content = raw;
+        // A copy: the keyframe outlives this call (cached, and its tables are built after the save may have returned),
+        // and the caller may reuse its buffer for the next state.
+        var content = (byte[])raw.Clone();
         var compressor = Zstd.WithDictionary(content, DeltaLevel);
         var warmUp = Task.Run(compressor.Prepare);
         try
