@@ -67,6 +67,68 @@ function Start-FleTestPostgres {
     }
 }
 
+function New-FleTestCertificates {
+    <#
+    .SYNOPSIS
+    A test certificate authority and a server certificate it signs (for localhost and 127.0.0.1), plus a second,
+    unrelated authority, made with openssl in -Directory. Returns the paths.
+    #>
+    param([Parameter(Mandatory)] [string] $Directory, [string[]] $Names = @('localhost'), [string[]] $Addresses = @('127.0.0.1'))
+    if (-not (Get-Command openssl -ErrorAction SilentlyContinue)) { throw 'openssl is needed to make the test certificates (Debian: apt-get install openssl).' }
+    New-Item -ItemType Directory -Force -Path $Directory | Out-Null
+    function Invoke-OpenSsl([string[]] $a) {
+        $out = & openssl @a 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "openssl $($a[0]) failed: $($out -join "`n")" }
+    }
+    $p = @{}
+    foreach ($ca in 'ca', 'other-ca') {
+        $key = Join-Path $Directory "$ca.key"; $crt = Join-Path $Directory "$ca.crt"
+        Invoke-OpenSsl @('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', "/CN=Fle test $ca", '-keyout', $key, '-out', $crt)
+        $p[$ca] = $crt
+    }
+    $san = (@($Names | ForEach-Object { "DNS:$_" }) + @($Addresses | Where-Object { $_ } | ForEach-Object { "IP:$_" })) -join ','
+    $ext = Join-Path $Directory 'server.ext'
+    Set-Content -Path $ext -Value "subjectAltName=$san`nbasicConstraints=CA:FALSE`nkeyUsage=digitalSignature,keyEncipherment`nextendedKeyUsage=serverAuth"
+    $key = Join-Path $Directory 'server.key'; $csr = Join-Path $Directory 'server.csr'; $crt = Join-Path $Directory 'server.crt'
+    Invoke-OpenSsl @('req', '-newkey', 'rsa:2048', '-nodes', '-subj', "/CN=$($Names[0])", '-keyout', $key, '-out', $csr)
+    Invoke-OpenSsl @('x509', '-req', '-in', $csr, '-CA', (Join-Path $Directory 'ca.crt'), '-CAkey', (Join-Path $Directory 'ca.key'), '-CAcreateserial',
+        '-days', '2', '-extfile', $ext, '-out', $crt)
+    [pscustomobject]@{ Ca = $p['ca']; OtherCa = $p['other-ca']; ServerCertificate = $crt; ServerKey = $key }
+}
+
+function Start-FleTestPostgresTls {
+    <#
+    .SYNOPSIS
+    A throwaway PostgreSQL with ssl=on and a certificate signed by a test CA (New-FleTestCertificates). -HostSslOnly
+    makes pg_hba.conf accept TCP clients only over TLS (hostssl), as managed servers do.
+    #>
+    [CmdletBinding()]
+    param([switch] $HostSslOnly)
+    $server = Start-FleTestPostgres
+    try {
+        # Issued for localhost only: connecting to 127.0.0.1 with VerifyFull is a host name mismatch.
+        $certs = New-FleTestCertificates -Directory (Join-Path $server.Dir 'certs') -Names localhost -Addresses @()
+        foreach ($f in $certs.ServerCertificate, $certs.ServerKey) {
+            Copy-Item $f $server.DataDir
+            $copy = Join-Path $server.DataDir (Split-Path $f -Leaf)
+            if ($server.RunAs) { & chown "$($server.RunAs):$($server.RunAs)" $copy }
+            & chmod 600 $copy
+        }
+        if ($server.RunAs) { & chmod 755 (Join-Path $server.Dir 'certs'); Get-ChildItem (Join-Path $server.Dir 'certs') | ForEach-Object { & chmod 644 $_.FullName } }
+        Add-Content (Join-Path $server.DataDir 'postgresql.conf') "ssl = on`nssl_cert_file = 'server.crt'`nssl_key_file = 'server.key'"
+        if ($HostSslOnly) {
+            $hba = Join-Path $server.DataDir 'pg_hba.conf'
+            $lines = Get-Content $hba | Where-Object { $_ -notmatch '^\s*host\s' }
+            Set-Content $hba ($lines + 'hostssl all all 127.0.0.1/32 scram-sha-256' + 'hostssl all all ::1/128 scram-sha-256')
+        }
+        Invoke-AsPgUser $server.RunAs (Join-Path $server.Bin 'pg_ctl') @('-D', $server.DataDir, '-l', (Join-Path $server.Dir 'log'), '-w', '-t', '60', 'restart') | Out-Null
+    } catch {
+        Stop-FleTestPostgres $server
+        throw
+    }
+    $server | Add-Member -NotePropertyMembers @{ Ca = $certs.Ca; OtherCa = $certs.OtherCa } -PassThru
+}
+
 function Stop-FleTestPostgres {
     [CmdletBinding()]
     param([Parameter(Mandatory)] $Server)
@@ -119,4 +181,4 @@ function Set-FleTestPostgresEnvironment {
     $env:FLE_TEST_PG_RUNAS = "$($Server.RunAs)"
 }
 
-Export-ModuleMember -Function Start-FleTestPostgres, Stop-FleTestPostgres, Restart-FleTestPostgres, Set-FleTestPostgresEnvironment
+Export-ModuleMember -Function Start-FleTestPostgres, Start-FleTestPostgresTls, New-FleTestCertificates, Stop-FleTestPostgres, Restart-FleTestPostgres, Set-FleTestPostgresEnvironment

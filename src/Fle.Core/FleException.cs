@@ -14,6 +14,8 @@ public enum FleErrorKind
     NotSupported,
     OperationCanceled,
     ResourceBusy,
+    /// <summary>The storage under the database failed: disk full, read-only, the file deleted or replaced.</summary>
+    StorageError,
 }
 
 /// <summary>Stable error identifiers. A script can test <c>$_.FullyQualifiedErrorId</c> against these.</summary>
@@ -40,6 +42,13 @@ public static class FleErrorIds
     public const string PathNotWritable = "FleDatabasePathNotWritable";
     public const string SchemaTooNew = "FleSchemaTooNew";
     public const string DatabaseBusy = "FleDatabaseBusy";
+    public const string StorageFull = "FleStorageFull";
+    public const string StorageReadOnly = "FleStorageReadOnly";
+    public const string StorageFileMoved = "FleStorageFileMoved";
+    public const string TlsNotOffered = "FleTlsNotOffered";
+    public const string TlsRequired = "FleTlsRequired";
+    public const string TlsCertificateUntrusted = "FleTlsCertificateUntrusted";
+    public const string TlsHostNameMismatch = "FleTlsHostNameMismatch";
     public const string TransientFailure = "FleTransientFailure";
     public const string CorruptState = "FleCorruptGameState";
     public const string ImportFileInvalid = "FleImportFileInvalid";

@@ -1,3 +1,4 @@
+using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Runtime.CompilerServices;
 using Fle.Core.Configuration;
@@ -61,7 +62,34 @@ internal static class FleSession
 
     private static readonly ConditionalWeakTable<Runspace, Holder> ByRunspace = new();
 
-    private static Holder Current => ByRunspace.GetValue(Runspace.DefaultRunspace ?? throw new InvalidOperationException("No runspace."), _ => new Holder());
+    private static Holder Current => ByRunspace.GetValue(Runspace.DefaultRunspace ?? throw new InvalidOperationException("No runspace."), Watch);
+
+    /// <summary>
+    /// A runspace's holder. When the runspace closes (a pwsh tab, a runspace pool, ForEach-Object -Parallel, a host that
+    /// disposes its PowerShell) its connection is closed with it: for SQLite that folds the WAL into the file, so the file
+    /// alone holds every step the runspace saved. (The process exit closes whatever is left; see SqliteOpenFiles.)
+    /// </summary>
+    private static Holder Watch(Runspace runspace)
+    {
+        var holder = new Holder();
+        runspace.StateChanged += (_, e) =>
+        {
+            if (e.RunspaceStateInfo.State is RunspaceState.Closing or RunspaceState.Closed or RunspaceState.Broken) Close(holder);
+        };
+        return holder;
+    }
+
+    private static void Close(Holder holder)
+    {
+        var c = Interlocked.Exchange(ref holder.Connection, null);
+        if (c is not null && !c.HandedOut) c.Dispose();
+    }
+
+    /// <summary>Close this runspace's default connection (Remove-Module Fle).</summary>
+    public static void CloseCurrent()
+    {
+        if (Runspace.DefaultRunspace is { } r && ByRunspace.TryGetValue(r, out var holder)) Close(holder);
+    }
 
     public static FleConnection? Default
     {
@@ -80,4 +108,10 @@ internal static class FleSession
         h.Connection = connection;
         if (old is not null && !ReferenceEquals(old, connection) && !old.HandedOut) old.Dispose();
     }
+}
+
+/// <summary>Remove-Module Fle: the runspace's default connection is closed (and a SQLite file left self-contained).</summary>
+public sealed class ModuleCleanup : IModuleAssemblyCleanup
+{
+    public void OnRemove(PSModuleInfo psModuleInfo) => FleSession.CloseCurrent();
 }

@@ -40,6 +40,12 @@ public sealed class FleSettings
     /// <summary>PostgreSQL SSL mode (Disable, Allow, Prefer, Require, VerifyCA, VerifyFull).</summary>
     public string? SslMode { get; init; }
 
+    /// <summary>
+    /// PEM file (one certificate or a bundle) of the certificate authorities that may sign the PostgreSQL server's
+    /// certificate; with VerifyCA or VerifyFull the server must present one signed by them (managed servers publish theirs).
+    /// </summary>
+    public string? SslRootCertificate { get; init; }
+
     /// <summary>A raw PostgreSQL connection string, when given instead of host/port/...</summary>
     internal string? ConnectionString { get; init; }
 
@@ -96,6 +102,9 @@ public sealed class FleSettingsOverrides
     public string? Username { get; set; }
     public string? Password { get; set; }
     public string? SslMode { get; set; }
+
+    /// <summary>PEM file of trusted certificate authorities (SKILLS_DB_SSLROOTCERT).</summary>
+    public string? SslRootCertificate { get; set; }
     public string? ConnectionString { get; set; }
     public int? ConnectTimeoutSeconds { get; set; }
     public long? MaxStateBytes { get; set; }
@@ -121,6 +130,7 @@ public static class FleSettingsResolver
     public const string UserVariable = "SKILLS_DB_USER";
     public const string PasswordVariable = "SKILLS_DB_PASSWORD";
     public const string SslModeVariable = "SKILLS_DB_SSLMODE";
+    public const string SslRootCertVariable = "SKILLS_DB_SSLROOTCERT";
     public const string TimeoutVariable = "FLE_DB_CONNECT_TIMEOUT";
     public const string MaxStateVariable = "FLE_MAX_STATE_BYTES";
 
@@ -194,6 +204,8 @@ public static class FleSettingsResolver
                 ?? throw Invalid(SslModeVariable, $"is '{sslRaw}'; valid values are {string.Join(", ", KnownSslModes)}");
         }
 
+        var rootCert = RootCertificate(overrides.SslRootCertificate ?? Get(SslRootCertVariable), cwd);
+
         if (!string.IsNullOrEmpty(overrides.ConnectionString))
         {
             Npgsql.NpgsqlConnectionStringBuilder csb;
@@ -211,8 +223,8 @@ public static class FleSettingsResolver
             {
                 Backend = FleBackend.Postgres, ConnectionString = overrides.ConnectionString,
                 Host = csb.Host, Port = csb.Port, Database = csb.Database, Username = csb.Username,
-                Password = overrides.Password ?? csb.Password, SslMode = ssl, ConnectTimeoutSeconds = timeout,
-                MaxStateBytes = maxState, Source = source,
+                Password = overrides.Password ?? csb.Password, SslMode = ssl, SslRootCertificate = rootCert ?? csb.RootCertificate,
+                ConnectTimeoutSeconds = timeout, MaxStateBytes = maxState, Source = source,
             };
         }
 
@@ -246,9 +258,38 @@ public static class FleSettingsResolver
         return new FleSettings
         {
             Backend = FleBackend.Postgres, Host = host, Port = port, Database = name, Username = user,
-            Password = string.IsNullOrEmpty(password) ? null : password, SslMode = ssl,
+            Password = string.IsNullOrEmpty(password) ? null : password, SslMode = ssl, SslRootCertificate = rootCert,
             ConnectTimeoutSeconds = timeout, MaxStateBytes = maxState, Source = source,
         };
+    }
+
+    /// <summary>The root certificate file, resolved and checked: it must exist and hold at least one PEM certificate.</summary>
+    private static string? RootCertificate(string? value, string cwd)
+    {
+        if (string.IsNullOrWhiteSpace(value)) return null;
+        string full;
+        try { full = Path.GetFullPath(ExpandHome(value.Trim()), cwd); }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw Invalid(SslRootCertVariable, $"'{value}' is not a valid path: {e.Message}");
+        }
+        if (!File.Exists(full))
+            throw new FleException(FleErrorIds.ConfigurationInvalid, FleErrorKind.InvalidConfiguration,
+                $"The root certificate file '{full}' ({SslRootCertVariable} or -RootCertificate) does not exist. Download your server's CA bundle " +
+                "(managed services publish it) and give its path.", target: full);
+        try
+        {
+            var certs = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+            certs.ImportFromPemFile(full);
+            if (certs.Count == 0) throw new System.Security.Cryptography.CryptographicException("no certificate in it");
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new FleException(FleErrorIds.ConfigurationInvalid, FleErrorKind.InvalidConfiguration,
+                $"The root certificate file '{full}' is not a PEM certificate or bundle ({e.Message}). Give the CA certificate(s) in PEM form (-----BEGIN CERTIFICATE-----).",
+                e, full);
+        }
+        return full;
     }
 
     /// <summary>Parse FLE_DB_TYPE; null or empty means SQLite.</summary>

@@ -37,6 +37,7 @@ public static class FleDatabaseTester
                 return checks;
             }
             checks.Add(C("File", FleCheckStatus.Passed, $"'{path}' exists ({new FileInfo(path).Length:N0} bytes)."));
+            checks.Add(WalCheck(path, C));
             // The journal mode as the file says, before Fle opens it (opening turns WAL on again).
             var mode = ReadHeaderJournalMode(path);
             if (mode is not null and not "wal")
@@ -82,6 +83,40 @@ public static class FleDatabaseTester
             if (owned) await store.DisposeAsync().ConfigureAwait(false);
         }
         return checks;
+    }
+
+    /// <summary>A -wal file larger than this beside a database that nobody has open is worth a warning.</summary>
+    internal const long LeftoverWalBytes = 4L << 20;
+
+    /// <summary>
+    /// A large WAL beside a database that no process has open: committed steps live only there (a writer was killed or
+    /// the machine stopped), so a plain copy of the database file lacks them.
+    /// </summary>
+    private static FleDatabaseCheck WalCheck(string path, Func<string, FleCheckStatus, string, long, FleDatabaseCheck> c)
+    {
+        var wal = path + "-wal";
+        var size = File.Exists(wal) ? new FileInfo(wal).Length : 0;
+        if (size == 0) return c("Wal", FleCheckStatus.Passed, "No WAL beside the file: the file holds every committed step by itself.", 0);
+        var holders = SqliteWalFiles.Holders(path);
+        var mine = SqliteOpenFiles.Count(path) > 0;
+        if (size <= LeftoverWalBytes)
+            return c("Wal", FleCheckStatus.Passed, $"The WAL beside the file is small ({size:N0} bytes).", 0);
+        if (holders is { Count: > 0 } || (holders is null && mine))
+        {
+            var who = holders is null ? "this session" : string.Join(", ", holders.Select(p => p == Environment.ProcessId ? "this session" : $"process {p}"));
+            return c("Wal", FleCheckStatus.Passed,
+                $"The WAL ({size:N0} bytes) is in use by {who}; Fle keeps it near 16 MB and folds it into the file when the last session closes. " +
+                "Copy a database in use with Backup-FleDatabase, not cp.", 0);
+        }
+        var pending = mine ? null : SqliteWalFiles.PendingBytes(path);
+        if (pending == 0)
+            return c("Wal", FleCheckStatus.Passed, $"A WAL of {size:N0} bytes is left beside the file, but every page in it is in the file already.", 0);
+        var amount = pending is { } b ? $"{b / 1048576.0:N1} MB of committed pages" : $"up to {size / 1048576.0:N1} MB of committed pages";
+        return c("Wal", FleCheckStatus.Warning,
+            $"'{wal}' holds {amount} that are not in '{path}' yet{(holders is null ? " (if no process is using the database)" : ", and no process has the database open")}: " +
+            "a process that wrote them ended without closing the database (killed, or the machine stopped). Nothing is lost, SQLite reads them from there, " +
+            "but a copy of the file alone lacks them. Connecting and disconnecting (any Fle session, or Optimize-FleDatabase) folds them into the file; " +
+            "Backup-FleDatabase always copies everything.", 1);
     }
 
     /// <summary>'wal' or 'rollback' from bytes 18-19 of the SQLite header, or null when unreadable.</summary>

@@ -34,25 +34,31 @@ internal static class PgTools
         return a;
     }
 
-    /// <summary>Run a tool; throws FleException(<paramref name="errorId"/>) with its stderr when it fails. Cancelling kills it.</summary>
-    public static async Task RunAsync(string exe, IEnumerable<string> args, FleSettings s, string errorId, string what, CancellationToken ct)
+    /// <summary>
+    /// Run a tool; throws FleException(<paramref name="errorId"/>) with its stderr when it fails. Cancelling kills it.
+    /// <paramref name="stdin"/> writes the tool's standard input (closed after); <paramref name="stdout"/> gets each line it prints.
+    /// </summary>
+    public static async Task RunAsync(string exe, IEnumerable<string> args, FleSettings s, string errorId, string what, CancellationToken ct,
+        Func<Stream, CancellationToken, Task>? stdin = null, Action<string>? stdout = null)
     {
         var psi = new ProcessStartInfo(exe)
         {
-            RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false, CreateNoWindow = true,
+            RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = stdin is not null,
+            UseShellExecute = false, CreateNoWindow = true,
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         if (s.Password is { Length: > 0 } pw) psi.Environment["PGPASSWORD"] = pw;
         else psi.Environment.Remove("PGPASSWORD");
         if (s.SslMode is { } ssl)
             psi.Environment["PGSSLMODE"] = ssl.ToLowerInvariant() switch { "verifyca" => "verify-ca", "verifyfull" => "verify-full", var m => m };
+        if (s.SslRootCertificate is { } root) psi.Environment["PGSSLROOTCERT"] = root;
         psi.Environment["PGCONNECT_TIMEOUT"] = s.ConnectTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["PGAPPNAME"] = "Fle";
 
         using var p = new Process { StartInfo = psi };
         var err = new StringBuilder();
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (err) err.AppendLine(e.Data); };
-        p.OutputDataReceived += (_, _) => { };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) stdout?.Invoke(e.Data); };
         try { p.Start(); }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
@@ -62,6 +68,18 @@ internal static class PgTools
         p.BeginOutputReadLine();
         try
         {
+            if (stdin is not null)
+            {
+                try
+                {
+                    await using var input = p.StandardInput.BaseStream;
+                    await stdin(input, ct).ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    // The tool stopped reading (it failed): its exit code and stderr say why.
+                }
+            }
             await p.WaitForExitAsync(ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException)

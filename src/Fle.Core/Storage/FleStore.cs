@@ -331,7 +331,15 @@ public abstract partial class FleStore : IAsyncDisposable, IDisposable
         for (var attempt = 0; ; attempt++)
         {
             // Compress before the write transaction: the database lock is held only for the write itself.
-            var state = input.GameState is { } raw ? Codec.Encode(input.TrajectoryId, raw, () => LoadLatestDictionary(input.TrajectoryId), LoadDictionaryData) : null;
+            EncodedState? state;
+            try
+            {
+                state = input.GameState is { } raw ? Codec.Encode(input.TrajectoryId, raw, () => LoadLatestDictionary(input.TrajectoryId), LoadDictionaryData) : null;
+            }
+            catch (Exception e) when (e is not FleException && Translate(e, input.TrajectoryId, input.StepNumber) is { } fe)
+            {
+                throw fe; // reading the keyframe failed (the file is gone, the disk failed ...)
+            }
             try
             {
                 var (stepId, stateId, newDict) = await RunAsync(

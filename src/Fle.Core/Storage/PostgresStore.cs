@@ -36,6 +36,7 @@ public sealed class PostgresStore : FleStore
         };
         if (!string.IsNullOrEmpty(s.Password)) b.Password = s.Password;
         if (s.SslMode is { } ssl) b.SslMode = Enum.Parse<SslMode>(ssl, ignoreCase: true);
+        if (s.SslRootCertificate is { } root) b.RootCertificate = root;
         b.Timeout = s.ConnectTimeoutSeconds;
         if (s.ConnectionString is null || !s.ConnectionString.Contains("Command Timeout", StringComparison.OrdinalIgnoreCase)) b.CommandTimeout = 120;
         b.MaxAutoPrepare = 32;
@@ -54,12 +55,20 @@ public sealed class PostgresStore : FleStore
 
     protected override async Task InitializeAsync(CancellationToken ct)
     {
-        await RunAsync(async c =>
+        try
         {
-            await using var conn = await OpenConnectionAsync(c).ConfigureAwait(false);
-            await MigrateAsync((NpgsqlConnection)conn, c).ConfigureAwait(false);
-            return 0;
-        }, null, null, ct).ConfigureAwait(false);
+            await RunAsync(async c =>
+            {
+                await using var conn = await OpenConnectionAsync(c).ConfigureAwait(false);
+                await MigrateAsync((NpgsqlConnection)conn, c).ConfigureAwait(false);
+                return 0;
+            }, null, null, ct).ConfigureAwait(false);
+        }
+        catch (FleException e) when (e.ErrorId == FleErrorIds.TlsCertificateUntrusted)
+        {
+            // Npgsql only says the certificate was rejected: find out whether its chain or its host name was wrong.
+            throw await PostgresTls.DiagnoseAsync(Settings, Location, e.InnerException, ct).ConfigureAwait(false);
+        }
     }
 
     private async Task MigrateAsync(NpgsqlConnection conn, CancellationToken ct)
@@ -284,6 +293,12 @@ public sealed class PostgresStore : FleStore
                     "23505" when stepNumber is not null => SqliteStore.StepExists(trajectoryId!, stepNumber.Value),
                     "23505" when trajectoryId is not null && pe.ConstraintName == "trajectories_pkey" => new FleException(FleErrorIds.TrajectoryAlreadyExists,
                         FleErrorKind.AlreadyExists, $"A trajectory with id '{trajectoryId}' already exists.", pe, trajectoryId),
+                    "28000" when pe.MessageText.Contains("no pg_hba.conf entry", StringComparison.Ordinal) && pe.MessageText.Contains("no encryption", StringComparison.Ordinal)
+                        => PostgresTls.Required(Settings, Location),
+                    "28000" when pe.MessageText.Contains("no pg_hba.conf entry", StringComparison.Ordinal) => new FleException(FleErrorIds.AuthenticationFailed,
+                        FleErrorKind.AuthenticationError,
+                        $"PostgreSQL at {Settings.Host}:{Settings.Port} has no pg_hba.conf line that lets user '{Settings.Username}' connect to database '{Settings.Database}' from this host " +
+                        "(over TLS either). Ask its administrator to add one, or check the user and database names.", null, Location),
                     "28P01" or "28000" => new FleException(FleErrorIds.AuthenticationFailed, FleErrorKind.AuthenticationError,
                         $"PostgreSQL at {Settings.Host}:{Settings.Port} refused user '{Settings.Username}': the password or the user is wrong ({pe.SqlState}). " +
                         "Check SKILLS_DB_USER and SKILLS_DB_PASSWORD (or -Credential, or PGPASSFILE).", null, Location),
@@ -300,10 +315,14 @@ public sealed class PostgresStore : FleStore
                 return new FleException(FleErrorIds.AuthenticationFailed, FleErrorKind.AuthenticationError,
                     $"PostgreSQL at {Settings.Host}:{Settings.Port} requires a password for user '{Settings.Username}' and none was given. " +
                     "Set SKILLS_DB_PASSWORD, pass -Credential, or put it in the file PGPASSFILE names (mode 0600).", null, Location);
-            case NpgsqlException ne when Settings.SslMode is "Require" or "VerifyCA" or "VerifyFull" && ne.Message.Contains("SSL", StringComparison.OrdinalIgnoreCase):
-                return new FleException(FleErrorIds.DatabaseUnavailable, FleErrorKind.ConnectionError,
-                    $"PostgreSQL at {Settings.Host}:{Settings.Port} did not set up SSL, and SslMode is {Settings.SslMode}, so Fle did not connect ({ne.Message}). " +
-                    "Enable SSL on the server, or choose SslMode Prefer or Disable for a trusted network.", null, Location);
+            case NpgsqlException { InnerException: System.Security.Authentication.AuthenticationException ae }:
+                // The server's certificate was rejected (InitializeAsync finds out why); or the handshake failed otherwise.
+                return new FleException(FleErrorIds.TlsCertificateUntrusted, FleErrorKind.ConnectionError,
+                    $"The TLS handshake with PostgreSQL at {Settings.Host}:{Settings.Port} failed: {ae.Message} With SslMode {Settings.SslMode}, the server's " +
+                    "certificate must be signed by a CA in -RootCertificate / SKILLS_DB_SSLROOTCERT (or the system's store) and name the host.", ae, Location);
+            case NpgsqlException ne when ne.Message.Contains("No SSL enabled connection", StringComparison.OrdinalIgnoreCase)
+                                         || (Settings.SslMode is "Require" or "VerifyCA" or "VerifyFull" && ne.Message.Contains("SSL", StringComparison.OrdinalIgnoreCase)):
+                return PostgresTls.NotOffered(Settings, Location, null);
             case NpgsqlException ne:
                 return Unreachable(ne);
             case TimeoutException te:

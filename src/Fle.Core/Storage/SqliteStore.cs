@@ -11,7 +11,7 @@ namespace Fle.Core.Storage;
 /// foreign keys on, a busy timeout, and writes in BEGIN IMMEDIATE transactions with a bounded retry,
 /// so several processes can write one file without "database is locked" reaching the user.
 /// </summary>
-public sealed class SqliteStore : FleStore
+public sealed partial class SqliteStore : FleStore
 {
     internal const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
     private const int MaxBusyRetries = 8;
@@ -24,7 +24,9 @@ public sealed class SqliteStore : FleStore
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = settings.SqlitePath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
+            // Never create: InitializeAsync creates the file (owner-only) once; a file deleted later must not silently come
+            // back empty under a connection opened afterwards.
+            Mode = SqliteOpenMode.ReadWrite,
             Cache = SqliteCacheMode.Private,
             Pooling = true,
             ForeignKeys = true,
@@ -61,6 +63,7 @@ public sealed class SqliteStore : FleStore
             await MigrateAsync((SqliteConnection)conn, c).ConfigureAwait(false);
             return 0;
         }, null, null, ct).ConfigureAwait(false);
+        Register();
     }
 
     private async Task MigrateAsync(SqliteConnection conn, CancellationToken ct)
@@ -127,7 +130,9 @@ public sealed class SqliteStore : FleStore
     {
         using var cmd = conn.CreateCommand();
         // case_sensitive_like: prefix filters (LIKE 'x%') must match case-sensitively, as on PostgreSQL.
-        cmd.CommandText = $"PRAGMA busy_timeout = {Settings.BusyTimeoutSeconds * 1000}; PRAGMA synchronous = NORMAL; PRAGMA case_sensitive_like = ON;";
+        // journal_size_limit: the WAL file is cut back to this size whenever it starts over (after a large import, say).
+        cmd.CommandText = $"PRAGMA busy_timeout = {Settings.BusyTimeoutSeconds * 1000}; PRAGMA synchronous = NORMAL; PRAGMA case_sensitive_like = ON; " +
+            $"PRAGMA journal_size_limit = {JournalSizeLimit};";
         cmd.ExecuteNonQuery();
     }
 
@@ -181,9 +186,15 @@ public sealed class SqliteStore : FleStore
             catch (SqliteException e) when (!IsBusy(e) && e.SqliteErrorCode != 19)
             {
                 // Anything but a lock or a constraint may have left the connection unusable: open a fresh one next time.
+                e.Data[ErrnoKey] = w.LastErrno;
                 _writer = null;
                 w.Dispose();
                 throw;
+            }
+            catch (DatabaseFileMovedException)
+            {
+                _writer = null;
+                throw FileMoved(w, input);
             }
         }
         finally
@@ -198,32 +209,43 @@ public sealed class SqliteStore : FleStore
     // ------------------------------------------------------------------ WAL checkpoints off the write path
     //
     // SQLite copies the WAL back into the database file ("checkpoint", with two fsyncs) on the commit that takes the
-    // WAL past 1,000 pages: with FLE-sized checkpoints one save in a few hundred stalled for several milliseconds.
-    // The writer connection turns that off; every CheckpointEveryCommits commits a PASSIVE checkpoint runs on a pooled
-    // connection on the thread pool, alongside the writes (it never blocks them). A PASSIVE checkpoint cannot reset a
-    // WAL that keeps growing under a busy writer, so when the WAL passes WriterCheckpointFrames the writer itself runs
-    // one after its next commit (cheap then: the background ones copied almost everything already), as SQLite would.
-    // Other connections keep SQLite's automatic checkpoints, and the last connection to close checkpoints the rest.
+    // WAL past 1,000 pages: with FLE-sized checkpoints one save in a few hundred stalled for several milliseconds. The
+    // writer connection turns that off; every CheckpointEveryCommits commits a PASSIVE checkpoint runs on a pooled
+    // connection on the thread pool, alongside the writes (it never blocks them). A background checkpoint rarely
+    // catches up with a busy writer, and only a checkpoint that has copied every frame lets the next write start the
+    // WAL from its beginning again: so once the WAL holds RestartFrames frames the writer runs one itself right after
+    // its next commit (cheap then: the background ones copied almost everything already), and its next write restarts
+    // the WAL (journal_size_limit then cuts the file back). The WAL stays near RestartFrames pages whatever the number
+    // of saves. When the last store of a file in this process closes, a TRUNCATE checkpoint leaves the database file
+    // self-contained (see SqliteOpenFiles).
 
     private const int CheckpointEveryCommits = 64;
-    private const int WriterCheckpointFrames = 16384; // 64 MB of 4 KB pages
+    internal const int RestartFrames = 4096; // 16 MiB of 4 KiB pages
+    internal const long JournalSizeLimit = 16L << 20;
     private int _commitsSinceCheckpoint;
     private int _checkpointRunning;
-    private volatile bool _checkpointInWriter;
+    private volatile bool _restartWanted;
     private Task _checkpoint = Task.CompletedTask;
 
     /// <summary>After each commit of the writer connection (under the write gate).</summary>
     private void AfterCommit(Writer w)
     {
-        if (_checkpointInWriter)
+        if (_restartWanted)
         {
-            _checkpointInWriter = false;
+            // Done when every frame is in the database file; otherwise (a reader's snapshot, a background checkpoint
+            // holding the checkpoint lock) the next background checkpoint asks again.
+            _restartWanted = false;
             _commitsSinceCheckpoint = 0;
             w.Checkpoint();
             return;
         }
         if (++_commitsSinceCheckpoint < CheckpointEveryCommits) return;
         _commitsSinceCheckpoint = 0;
+        StartBackgroundCheckpoint();
+    }
+
+    private void StartBackgroundCheckpoint()
+    {
         if (Interlocked.CompareExchange(ref _checkpointRunning, 1, 0) != 0) return;
         _checkpoint = Task.Run(BackgroundCheckpoint);
     }
@@ -234,8 +256,10 @@ public sealed class SqliteStore : FleStore
         {
             using var conn = new SqliteConnection(_connectionString);
             conn.Open();
-            var rc = SQLitePCL.raw.sqlite3_wal_checkpoint_v2(conn.Handle, "main", SQLitePCL.raw.SQLITE_CHECKPOINT_PASSIVE, out var frames, out _);
-            if (rc == SQLitePCL.raw.SQLITE_OK && frames >= WriterCheckpointFrames) _checkpointInWriter = true;
+            // The PRAGMA, not sqlite3_wal_checkpoint_v2 on the fresh handle: a connection that has not read the database
+            // yet has not opened its WAL either, and the C call then does nothing ("not in WAL mode", -1 frames).
+            var (log, _) = Checkpoint(conn, "PASSIVE");
+            if (log >= RestartFrames) _restartWanted = true;
         }
         catch (Exception e) when (e is SqliteException or InvalidOperationException or ObjectDisposedException)
         {
@@ -245,6 +269,15 @@ public sealed class SqliteStore : FleStore
         {
             Volatile.Write(ref _checkpointRunning, 0);
         }
+    }
+
+    /// <summary>PRAGMA wal_checkpoint(mode): the frames in the WAL and how many of them are in the database file.</summary>
+    internal static (int Log, int Checkpointed) Checkpoint(SqliteConnection conn, string mode)
+    {
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = $"PRAGMA wal_checkpoint({mode})";
+        using var r = cmd.ExecuteReader();
+        return r.Read() ? (r.GetInt32(1), r.GetInt32(2)) : (0, 0);
     }
 
     /// <summary>The store's writer connection and its prepared statements (used under <see cref="_writeGate"/>).</summary>
@@ -295,6 +328,9 @@ public sealed class SqliteStore : FleStore
 
         public (long, long, long?) Write(FleStepInput input, string meta, object time, EncodedState? state, CancellationToken ct)
         {
+            // A file deleted or replaced under the session would take every later save with it (SQLite writes on into
+            // the unlinked file): one stat per save finds it first.
+            if (SqliteNative.HasMoved(_conn)) throw new DatabaseFileMovedException();
             // The transaction is the connection's own (BEGIN IMMEDIATE with the store's short-step lock wait).
             _store.BeginImmediate(_conn, ct);
             var committed = false;
@@ -322,7 +358,21 @@ public sealed class SqliteStore : FleStore
             }
         }
 
-        /// <summary>A PASSIVE checkpoint on the writer connection (between transactions).</summary>
+        /// <summary>errno of the connection's last failed system call.</summary>
+        public int LastErrno => SqliteNative.LastErrno(_conn);
+
+        /// <summary>Copy what this connection sees (the database as it was opened, with its WAL) into a new file.</summary>
+        public void CopyTo(string path)
+        {
+            using var dst = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+            dst.Open();
+            _conn.BackupDatabase(dst);
+            using var cmd = dst.CreateCommand();
+            cmd.CommandText = "PRAGMA journal_mode=DELETE";
+            cmd.ExecuteScalar();
+        }
+
+        /// <summary>A PASSIVE checkpoint on the writer connection (between transactions; its WAL is open).</summary>
         public void Checkpoint() => SQLitePCL.raw.sqlite3_wal_checkpoint_v2(_conn.Handle, "main", SQLitePCL.raw.SQLITE_CHECKPOINT_PASSIVE, out _, out _);
 
         public void Dispose()
@@ -378,55 +428,4 @@ public sealed class SqliteStore : FleStore
         "VALUES (@t, @sid, @n, @codec, @dict, @size, @data, @ts) " +
         "ON CONFLICT (step_id) DO UPDATE SET codec = excluded.codec, dictionary_id = excluded.dictionary_id, raw_size = excluded.raw_size, " +
         "state_data = excluded.state_data, timestamp = excluded.timestamp RETURNING id";
-
-    internal static bool IsBusy(SqliteException e) => e.SqliteErrorCode is 5 or 6; // SQLITE_BUSY, SQLITE_LOCKED
-
-    protected internal override FleException? Translate(Exception e, string? trajectoryId = null, long? stepNumber = null)
-    {
-        if (e is FleException fe) return fe;
-        if (e is OperationCanceledException) return null;
-        if (e is not SqliteException se) return null;
-        var path = Settings.SqlitePath;
-        return se.SqliteErrorCode switch
-        {
-            19 when se.SqliteExtendedErrorCode == 787 && trajectoryId is not null => FleException.TrajectoryNotFound(trajectoryId),
-            19 when se.SqliteExtendedErrorCode == 2067 && stepNumber is not null => StepExists(trajectoryId!, stepNumber.Value),
-            19 when se.SqliteExtendedErrorCode == 1555 && trajectoryId is not null => new FleException(FleErrorIds.TrajectoryAlreadyExists,
-                FleErrorKind.AlreadyExists, $"A trajectory with id '{trajectoryId}' already exists.", se, trajectoryId),
-            26 => new FleException(FleErrorIds.NotADatabase, FleErrorKind.InvalidData,
-                $"The file '{path}' is not a SQLite database (or it is damaged). Point SQLITE_DB_FILE at a Fle database, or move the file away to start a new one.",
-                se, path) { RecommendedAction = "Check SQLITE_DB_FILE, or restore the file from a backup." },
-            11 => new FleException(FleErrorIds.NotADatabase, FleErrorKind.InvalidData,
-                $"The SQLite database '{path}' is damaged ({se.Message}). Restore it with Restore-FleDatabase from a backup.", se, path),
-            8 or 14 or 23 => new FleException(FleErrorIds.PathNotWritable, FleErrorKind.PermissionDenied,
-                $"Cannot write the SQLite database '{path}': check that the file and its folder exist and are writable by this user ({se.Message}).",
-                se, path),
-            5 or 6 => new FleException(FleErrorIds.DatabaseBusy, FleErrorKind.ResourceBusy,
-                $"The SQLite database '{path}' stayed locked by another process for longer than the busy timeout. Retry, or move many concurrent writers to PostgreSQL.",
-                se, path),
-            _ => null,
-        };
-    }
-
-    internal static FleException StepExists(string trajectoryId, long stepNumber) => new(FleErrorIds.StepAlreadyExists, FleErrorKind.AlreadyExists,
-        $"Step {stepNumber} of trajectory '{trajectoryId}' already exists. Save the next step number, or pass -Force to overwrite it.",
-        target: $"{trajectoryId}#{stepNumber}");
-
-    protected override ValueTask DisposeCoreAsync()
-    {
-        _writeGate.Wait();
-        try
-        {
-            _writer?.Dispose();
-            _writer = null;
-            try { _checkpoint.Wait(); } catch (AggregateException) { }
-        }
-        finally
-        {
-            _writeGate.Release();
-        }
-        // Release this file's pooled handles so the file can be moved or deleted right after.
-        using (var conn = new SqliteConnection(_connectionString)) SqliteConnection.ClearPool(conn);
-        return ValueTask.CompletedTask;
-    }
 }

@@ -133,7 +133,7 @@ public abstract class FleCmdlet : PSCmdlet, IDisposable
 
     /// <summary>Connection problems stop the whole pipeline; item problems do not.</summary>
     protected static bool IsFatal(FleException e) => e.Kind is FleErrorKind.ConnectionError or FleErrorKind.AuthenticationError
-        or FleErrorKind.InvalidConfiguration or FleErrorKind.PermissionDenied;
+        or FleErrorKind.InvalidConfiguration or FleErrorKind.PermissionDenied or FleErrorKind.StorageError;
 
     internal static ErrorRecord ToErrorRecord(FleException e, object? target = null)
     {
@@ -156,6 +156,7 @@ public abstract class FleCmdlet : PSCmdlet, IDisposable
         FleErrorKind.NotSupported => ErrorCategory.NotImplemented,
         FleErrorKind.OperationCanceled => ErrorCategory.OperationStopped,
         FleErrorKind.ResourceBusy => ErrorCategory.ResourceBusy,
+        FleErrorKind.StorageError => ErrorCategory.WriteError,
         _ => ErrorCategory.NotSpecified,
     };
 
