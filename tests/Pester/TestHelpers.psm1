@@ -50,4 +50,35 @@ function Invoke-FlePwsh {
     & $env:FLE_PWSH -NoProfile -NonInteractive -EncodedCommand $encoded
 }
 
+function Start-FleChildPwsh {
+    <#
+    Run -Script in a pwsh of its own with the module imported, the way a user's script runs: SIGINT at its default
+    (Ctrl+C; a shell that started the tests in the background may have passed it down ignored) and every file it writes
+    capped at -MaxFileMB (RLIMIT_FSIZE, so a runaway writer cannot fill the disk). Returns the Process with OutFile and
+    ErrFile. Needs python3 for those two settings (the machine's default interpreter).
+    #>
+    param([Parameter(Mandatory)] [string] $Script, [Parameter(Mandatory)] [string] $Directory, [int] $MaxFileMB = 256)
+    if (-not (Get-Command python3 -ErrorAction SilentlyContinue)) { throw 'python3 is needed to start a bounded child pwsh (RLIMIT_FSIZE, SIGINT).' }
+    $name = 'child-' + [guid]::NewGuid().ToString('n').Substring(0, 8)
+    $file = Join-Path $Directory "$name.ps1"
+    Set-Content -Path $file -Value "`$ErrorActionPreference = 'Stop'; `$PSStyle.OutputRendering = 'PlainText'; Import-Module '$(Get-FleModulePath)'`n$Script"
+    $out = Join-Path $Directory "$name.out"; $err = Join-Path $Directory "$name.err"
+    $launcher = 'import os,resource,signal,sys; n=int(sys.argv[1]); resource.setrlimit(resource.RLIMIT_FSIZE,(n,n)); signal.signal(signal.SIGINT,signal.SIG_DFL); os.execv(sys.argv[2],sys.argv[2:])'
+    $argv = @('-c', "`"$launcher`"", "$([long]$MaxFileMB * 1MB)", $env:FLE_PWSH, '-NoProfile', '-NonInteractive', '-File', $file)
+    $p = Start-Process -FilePath (Get-Command python3).Source -ArgumentList $argv -RedirectStandardOutput $out -RedirectStandardError $err -PassThru
+    $p | Add-Member -NotePropertyMembers @{ OutFile = $out; ErrFile = $err } -PassThru
+}
+
+function Wait-FleFileLine {
+    # Wait until a line matching -Pattern is in -Path (or the process ended, or -TimeoutSeconds passed).
+    param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [string] $Pattern, $Process, [double] $TimeoutSeconds = 120)
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while ([DateTime]::UtcNow -lt $deadline) {
+        if ((Test-Path $Path) -and (Select-String -Path $Path -Pattern $Pattern -Quiet)) { return $true }
+        if ($Process -and $Process.HasExited) { break }
+        Start-Sleep -Milliseconds 50
+    }
+    (Test-Path $Path) -and (Select-String -Path $Path -Pattern $Pattern -Quiet)
+}
+
 Export-ModuleMember -Function *

@@ -39,7 +39,7 @@ internal static class PgTools
     /// <paramref name="stdin"/> writes the tool's standard input (closed after); <paramref name="stdout"/> gets each line it prints.
     /// </summary>
     public static async Task RunAsync(string exe, IEnumerable<string> args, FleSettings s, string errorId, string what, CancellationToken ct,
-        Func<Stream, CancellationToken, Task>? stdin = null, Action<string>? stdout = null)
+        Func<Stream, CancellationToken, Task>? stdin = null, Action<string>? stdout = null, string? advice = null)
     {
         var psi = new ProcessStartInfo(exe)
         {
@@ -92,9 +92,16 @@ internal static class PgTools
         {
             string text;
             lock (err) text = err.ToString().Trim();
-            throw new FleException(errorId, FleErrorKind.InvalidData,
+            // Blame the connection only when the tool says so (psql exits 2 for a lost connection; libpq's messages name it).
+            var unreachable = (Path.GetFileNameWithoutExtension(exe) == "psql" && p.ExitCode == 2)
+                || text.Contains("connection to server", StringComparison.OrdinalIgnoreCase) || text.Contains("could not connect", StringComparison.OrdinalIgnoreCase);
+            throw new FleException(errorId, unreachable ? FleErrorKind.ConnectionError : FleErrorKind.InvalidData,
                 $"{what} failed: {Path.GetFileName(exe)} exited with code {p.ExitCode}: {text}", target: s.Describe())
-            { RecommendedAction = $"Check that the server is reachable (psql -h {s.Host} -p {s.Port} -U {s.Username} {s.Database}) and that the client tools match the server version." };
+            {
+                RecommendedAction = unreachable || advice is null
+                    ? $"Check that the server is reachable (psql -h {s.Host} -p {s.Port} -U {s.Username} {s.Database}) and that the client tools match the server version."
+                    : advice,
+            };
         }
     }
 }

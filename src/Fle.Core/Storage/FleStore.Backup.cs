@@ -213,10 +213,26 @@ public abstract partial class FleStore
                 var tool = kind == FleBackupKind.PgDump ? "pg_restore" : "psql";
                 var exe = PgTools.Find(tool) ?? throw new FleException(FleErrorIds.RestoreFailed, FleErrorKind.NotFound,
                     $"{tool} is needed to restore '{full}' but was not found. Install the PostgreSQL client tools or set FLE_PG_BIN to their folder.", target: full);
+                // Looked at first: a dump that is not of a Fle database, or of a newer Fle, changes nothing.
+                var contents = kind == FleBackupKind.PgDump
+                    ? await PgDumpFiles.InspectArchiveAsync(exe, full, Settings, cancellationToken).ConfigureAwait(false)
+                    : PgDumpFiles.InspectScript(full);
+                PgDumpFiles.Check(contents, full, script: kind == FleBackupKind.SqlScript);
+                progress?.Report(new FleProgress("Restore-FleDatabase", $"Restoring {full} into {Location} ({tool}, one transaction)", 10));
                 var args = PgTools.ConnectionArgs(Settings);
-                if (kind == FleBackupKind.PgDump) args.AddRange(["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error", full]);
-                else args.AddRange(["-v", "ON_ERROR_STOP=1", "--single-transaction", "-q", "-f", full]);
-                await PgTools.RunAsync(exe, args, Settings, FleErrorIds.RestoreFailed, tool, cancellationToken).ConfigureAwait(false);
+                if (kind == FleBackupKind.PgDump)
+                {
+                    args.AddRange(["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error", full]);
+                    await PgTools.RunAsync(exe, args, Settings, FleErrorIds.RestoreFailed, tool, cancellationToken, advice: RestoreRolledBack).ConfigureAwait(false);
+                }
+                else
+                {
+                    // The spec's plain dump (pg_dump > backup.sql, with or without --clean): Fle's tables are dropped first and
+                    // the dump's own DROP statements tolerate their absence, all in psql's one transaction.
+                    args.AddRange(["-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-q", "-f", "-"]);
+                    await PgTools.RunAsync(exe, args, Settings, FleErrorIds.RestoreFailed, tool, cancellationToken,
+                        stdin: (input, ct) => PgDumpFiles.WriteRestoreScriptAsync(full, contents.Schema!, input, ct), advice: RestoreRolledBack).ConfigureAwait(false);
+                }
                 if (this is PostgresStore pg) pg.DataSource.Clear();
                 break;
             }
@@ -225,6 +241,8 @@ public abstract partial class FleStore
                 break;
         }
         Codec.Reset();
+        // A backup of an older schema is upgraded in place, as on any open.
+        await InitializeAsync(cancellationToken).ConfigureAwait(false);
         progress?.Report(new FleProgress("Restore-FleDatabase", $"Restored {full} into {Location}", 100));
         long count;
         await using (var conn = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
@@ -232,6 +250,9 @@ public abstract partial class FleStore
             count = Convert.ToInt64(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
         return new FleRestoreResult { Path = full, Kind = kind, Target = Location, Backend = Backend, Duration = sw.Elapsed, Import = import, Trajectories = count };
     }
+
+    private const string RestoreRolledBack = "The restore ran in one transaction and was rolled back: the database is as it was. The message above names the " +
+        "statement that failed (a damaged or cut dump, or objects besides Fle's that already exist in the database).";
 
     private FleException WrongTarget(string path, string what, string needed) => new(FleErrorIds.RestoreFailed, FleErrorKind.InvalidArgument,
         $"'{path}' is {what}; it restores into {needed}, not into the {Backend} database {Location}.", target: path);

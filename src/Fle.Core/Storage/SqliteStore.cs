@@ -232,10 +232,12 @@ public sealed partial class SqliteStore : FleStore
     {
         if (_restartWanted)
         {
-            // Done when every frame is in the database file; otherwise (a reader's snapshot, a background checkpoint
-            // holding the checkpoint lock) the next background checkpoint asks again.
+            // A background checkpoint still running holds the checkpoint lock, and the writer's would fail at once: let it
+            // finish first (it only starts from here, under the write gate, so none starts meanwhile). Done when every
+            // frame is in the database file; otherwise (a reader's snapshot) the next background checkpoint asks again.
             _restartWanted = false;
             _commitsSinceCheckpoint = 0;
+            try { _checkpoint.Wait(); } catch (AggregateException) { }
             w.Checkpoint();
             return;
         }

@@ -59,6 +59,15 @@ public sealed class ConnectFleDatabaseCommand : FleCmdlet
     [ValidateSet("Disable", "Allow", "Prefer", "Require", "VerifyCA", "VerifyFull")]
     public string? SslMode { get; set; }
 
+    /// <summary>
+    /// PEM file (a certificate or a bundle) of the authorities that sign the server's certificate; overrides
+    /// SKILLS_DB_SSLROOTCERT. Use it with -SslMode VerifyFull for managed servers.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [Alias("SslRootCert")]
+    public string? RootCertificate { get; set; }
+
     /// <summary>Seconds to wait for the server before failing (default 5).</summary>
     [Parameter]
     [ValidateRange(1, 3600)]
@@ -104,6 +113,8 @@ public sealed class ConnectFleDatabaseCommand : FleCmdlet
             o.Password = string.IsNullOrEmpty(pw) ? null : pw;
         }
         if (cmdlet.MyInvocation.BoundParameters.TryGetValue(nameof(SslMode), out var ssl)) o.SslMode = ssl as string;
+        if (cmdlet.MyInvocation.BoundParameters.TryGetValue(nameof(RootCertificate), out var root) && root is string r)
+            o.SslRootCertificate = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(r);
         if (cmdlet.MyInvocation.BoundParameters.TryGetValue(nameof(ConnectTimeout), out var t)) o.ConnectTimeoutSeconds = (int)t;
         return o;
     }

@@ -95,6 +95,69 @@ public sealed class SqliteContractTests(SqliteBackendFixture fixture) : StoreCon
     }
 
     [ContractFact]
+    public async Task Ten_thousand_saves_keep_the_WAL_bounded_and_the_checkpoints_reach_the_database_file()
+    {
+        // The test that would have caught the WAL growing to 622 MB next to a 4 KB file: the checkpoints of the write
+        // path must run and must let the WAL start over, without the writer ever closing.
+        var t = await Store.CreateTrajectoryAsync("wal");
+        long largest = 0;
+        for (var i = 0; i < 10_000; i++)
+        {
+            await Store.SaveCheckpointAsync(new FleStepInput
+            {
+                TrajectoryId = t.Id, StepNumber = i, AgentCode = $"print({i})", EnvironmentFeedback = "ok", GameState = System.Text.Encoding.UTF8.GetBytes($"{{\"tick\":{i}}}"),
+            });
+            if (i % 200 == 0) largest = Math.Max(largest, new FileInfo(File.FilePath + "-wal").Length);
+        }
+        Assert.True(largest < 32L << 20, $"the WAL reached {largest:N0} bytes");
+        Assert.True(new FileInfo(File.FilePath).Length > 1L << 20, "checkpoints must copy the steps into the database file while the store is open");
+    }
+
+    [ContractFact]
+    public async Task Closing_the_last_store_of_a_file_folds_the_WAL_in_so_that_the_file_alone_holds_every_step()
+    {
+        var path = Path.Combine(File.Folder, "fold.db");
+        var settings = new FleSettings { SqlitePath = path };
+        var first = await FleStore.OpenAsync(settings);
+        var second = await FleStore.OpenAsync(settings);
+        var t = await first.CreateTrajectoryAsync("fold");
+        for (var i = 0; i < 50; i++)
+            await first.SaveCheckpointAsync(new FleStepInput { TrajectoryId = t.Id, StepNumber = i, AgentCode = "", EnvironmentFeedback = "", GameState = System.Text.Encoding.UTF8.GetBytes($"{{\"n\":{i}}}") });
+        await first.DisposeAsync();
+        // The other store of the file goes on reading and writing.
+        Assert.Equal(50, await second.CountStepsAsync(t.Id));
+        await second.SaveCheckpointAsync(new FleStepInput { TrajectoryId = t.Id, StepNumber = 50, AgentCode = "", EnvironmentFeedback = "", GameState = System.Text.Encoding.UTF8.GetBytes("{}") });
+        Assert.True(System.IO.File.Exists(path + "-wal"), "the open store writes into the WAL");
+        await second.DisposeAsync();
+        Assert.False(System.IO.File.Exists(path + "-wal") && new FileInfo(path + "-wal").Length > 0, "the last store folds the WAL in");
+
+        // A copy of the file alone (the spec's cp) holds all 51.
+        var copy = Path.Combine(File.Folder, "fold-copy.db");
+        System.IO.File.Copy(path, copy);
+        await using var reopened = await FleStore.OpenAsync(new FleSettings { SqlitePath = copy });
+        Assert.Equal(51, await reopened.CountStepsAsync(t.Id));
+    }
+
+    [ContractFact]
+    public async Task A_database_file_deleted_under_the_writer_is_written_back_and_the_next_save_works()
+    {
+        var t = await Store.CreateTrajectoryAsync("deleted");
+        for (var i = 0; i < 5; i++)
+            await Store.SaveCheckpointAsync(new FleStepInput { TrajectoryId = t.Id, StepNumber = i, AgentCode = "", EnvironmentFeedback = "", GameState = RandomBytes(5000, i) });
+        System.IO.File.Delete(File.FilePath);
+        var e = await ThrowsFle(FleErrorIds.StorageFileMoved, () => Store.SaveCheckpointAsync(new FleStepInput
+        {
+            TrajectoryId = t.Id, StepNumber = 5, AgentCode = "", EnvironmentFeedback = "", GameState = RandomBytes(5000, 5),
+        }));
+        Assert.Equal(FleErrorKind.StorageError, e.Kind);
+        Assert.Contains(File.FilePath, e.Message);
+        Assert.True(System.IO.File.Exists(File.FilePath));
+        await Store.SaveCheckpointAsync(new FleStepInput { TrajectoryId = t.Id, StepNumber = 5, AgentCode = "", EnvironmentFeedback = "", GameState = RandomBytes(5000, 5) });
+        for (var i = 0; i <= 5; i++)
+            SameBytes(RandomBytes(5000, i), (await Store.GetCheckpointAsync(t.Id, i))!.GameState, $"step {i}");
+    }
+
+    [ContractFact]
     public async Task The_database_uses_WAL_and_enforces_foreign_keys_in_the_schema()
     {
         Assert.Equal("wal", (string?)await Db.ScalarAsync("PRAGMA journal_mode"));
