@@ -84,4 +84,15 @@ $commands = @(Get-Command -Module $module.Name -CommandType Cmdlet)
 Write-Verbose "Module $($module.Name) $($module.Version) from $($module.ModuleBase): $($commands.Count) cmdlet(s)"
 
 Import-Module (Join-Path $PSScriptRoot 'FleHelp.psm1') -Force -Verbose:$false
-Invoke-FleHelpBuild -Command $commands -DocsPath $DocsPath -OutputPath $OutputPath -ModuleName $ModuleName -CheckOnly:$CheckOnly -PassThru:$PassThru
+try {
+    Invoke-FleHelpBuild -Command $commands -DocsPath $DocsPath -OutputPath $OutputPath -ModuleName $ModuleName -CheckOnly:$CheckOnly -PassThru:$PassThru
+} catch {
+    if ($_.Exception.Data.Contains('Problems')) {
+        # One line each on stderr (an error record's view would fold the list into one
+        # paragraph), then the terminating error, which carries the list too.
+        $problems = @($_.Exception.Data['Problems'])
+        [Console]::Error.WriteLine("Help build failed with $($problems.Count) problem(s):")
+        foreach ($p in $problems) { [Console]::Error.WriteLine("  - $p") }
+    }
+    throw
+}

@@ -139,8 +139,8 @@ function Invoke-FleHelpBuild {
     <#
     .SYNOPSIS
     Checks the Markdown in $DocsPath against $Command (the module's cmdlets) and writes the MAML
-    and about topics to $OutputPath. Throws one error (FleHelpBuildFailed) listing every problem,
-    also on stderr, before writing anything; its exception's Data['Problems'] holds the list.
+    and about topics to $OutputPath. Throws one error (FleHelpBuildFailed) listing every problem
+    before writing anything; its exception's Data['Problems'] holds the list.
     #>
     param(
         [Parameter(Mandatory)] [AllowEmptyCollection()] [System.Management.Automation.CmdletInfo[]] $Command,
@@ -185,10 +185,6 @@ function Invoke-FleHelpBuild {
     }
 
     if ($problems.Count -gt 0) {
-        # One line each on stderr (an error record's view would fold the list into one paragraph),
-        # then a terminating error that carries the list too.
-        [Console]::Error.WriteLine("Help build failed with $($problems.Count) problem(s):")
-        foreach ($p in $problems) { [Console]::Error.WriteLine("  - $p") }
         $exception = [System.InvalidOperationException]::new(
             "Help build failed with $($problems.Count) problem(s):`n" + (($problems | ForEach-Object { "  - $_" }) -join "`n"))
         $exception.Data['Problems'] = $problems.ToArray()
