@@ -8,7 +8,9 @@
 
 # CommonMark plus the two extensions the help format uses: pipe tables (about topics) and a
 # front-matter block (platyPS's '---' header). Nothing else: no autolinks, no emphasis extras,
-# no attribute syntax, so text reads as it was written.
+# no attribute syntax, so text reads as it was written. (ConvertFrom-Markdown's own pipeline has
+# no front-matter extension: it reads the '---' header as a thematic break and a setext heading,
+# hence our own pipeline over the same Markdig assembly.)
 $script:MarkdownPipeline = & {
     $builder = [Markdig.MarkdownPipelineBuilder]::new()
     $null = [Markdig.MarkdownExtensions]::UsePipeTables($builder)
@@ -137,10 +139,11 @@ function ConvertTo-HelpBlock {
                 foreach ($c in (ConvertTo-HelpBlock -Blocks $children -Source $Source -CodeLanguages $CodeLanguages)) { $out.Add($c) }
             }
         } elseif ($b -is [Markdig.Extensions.Tables.Table]) {
-            $rows = foreach ($row in $b) {
-                , @(foreach ($cell in $row) { (@(foreach ($p in $cell) { ConvertTo-PlainText $p.Inline }) -join ' ').Trim() })
+            $rows = [System.Collections.Generic.List[object]]::new()
+            foreach ($row in $b) {
+                $rows.Add(@(foreach ($cell in $row) { (@(foreach ($p in $cell) { ConvertTo-PlainText $p.Inline }) -join ' ').Trim() }))
             }
-            $out.Add((New-Block table ((Get-BlockSourceLine $b $Source) -join "`n") -Rows @($rows)))
+            $out.Add((New-Block table ((Get-BlockSourceLine $b $Source) -join "`n") -Rows $rows.ToArray()))
         } elseif ($b -is [Markdig.Syntax.QuoteBlock]) {
             foreach ($c in (ConvertTo-HelpBlock -Blocks @($b) -Source $Source -CodeLanguages $CodeLanguages)) { $out.Add($c) }
         } elseif ($b -is [Markdig.Syntax.HtmlBlock] -and -not (Test-Comment $b)) {
