@@ -25,6 +25,7 @@
         'Get-FleCheckpoint'
         'Import-FleProgramTable'
         'Export-FleData'
+        'Export-FleReport'
         'Import-FleData'
         'Backup-FleDatabase'
         'Restore-FleDatabase'
