@@ -244,7 +244,12 @@ function Install-TestChromium {
 function Invoke-Package {
     Write-Host '==> Package'
     $script = Join-Path $Root 'tools/New-FlePackage.ps1'
-    $code = Invoke-PwshChild "& '$script' -ModulePath '$ModuleDir' -OutputPath '$Out' -Rid $(($Rids | ForEach-Object { "'$_'" }) -join ','); exit `$LASTEXITCODE"
+    # PSResourceGet keeps its settings under the XDG folders: give it throwaway ones, so the user's are not touched.
+    $xdg = Join-Path ([System.IO.Path]::GetTempPath()) ('fle-package-' + [guid]::NewGuid().ToString('n').Substring(0, 10))
+    try {
+        $xdgEnv = @{ XDG_DATA_HOME = "$xdg/data"; XDG_CONFIG_HOME = "$xdg/config"; XDG_CACHE_HOME = "$xdg/cache" }
+        $code = Invoke-PwshChild "& '$script' -ModulePath '$ModuleDir' -OutputPath '$Out' -Rid $(($Rids | ForEach-Object { "'$_'" }) -join ','); exit `$LASTEXITCODE" -Environment $xdgEnv
+    } finally { Remove-Item -Recurse -Force $xdg -ErrorAction SilentlyContinue }
     if ($code -ne 0) { throw 'Packaging failed (see above).' }
 }
 

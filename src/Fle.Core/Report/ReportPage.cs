@@ -18,12 +18,13 @@ internal sealed class ReportPage(FleReportOptions options, IReadOnlyList<Traject
         await FlushAsync(w, ct).ConfigureAwait(false);
         _b.Append("<section id=\"plots\"><h2>Metrics by step</h2>\n");
         foreach (var note in plan.Notes) _b.Append("<p class=\"note\">").Append(Html.Escape(note)).Append("</p>\n");
+        _b.Append("<div class=\"plots\">\n");
         foreach (var plot in plan.Plots)
         {
             SvgPlot.Write(_b, plot.Title, plot.Key, plot.Kind, reports.Select(r => plot.Line(r)).ToList());
             await FlushAsync(w, ct).ConfigureAwait(false);
         }
-        _b.Append("</section>\n");
+        _b.Append("</div></section>\n");
         foreach (var r in reports)
         {
             new TrajectorySection(_b, r, plan).Write();

@@ -28,8 +28,9 @@ internal static class ReportStyle
             td a{color:inherit}.summary td:first-child{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
             .status.failed,.failed-list li,.why{color:#b42318}.status.completed{color:#1a7f37}.status.running{color:#9a6700}
             .sw{display:inline-block;width:12px;height:12px;border-radius:2px;background:var(--c);margin-right:6px;vertical-align:-1px}
-            figure.plot{margin:14px 0 22px}figcaption{font-weight:600;margin-bottom:2px}
-            svg{width:100%;height:auto;max-width:900px;display:block}
+            .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:6px 28px}
+            figure.plot{margin:10px 0 16px;min-width:0}figcaption{font-weight:600;margin-bottom:2px}
+            svg{width:100%;height:auto;display:block}
             .grid line{stroke:#e3e6ea;stroke-width:1}.grid text{font-size:11px;fill:#57606a}.yl{text-anchor:end;dominant-baseline:middle}.xl,.xt{text-anchor:middle}
             .series polyline{fill:none;stroke:var(--c);stroke-width:1.6;stroke-linejoin:round}.series .pt{fill:var(--c)}
             .fail-pt{fill:#d62728;stroke:var(--c);stroke-width:1.5}.fail-mark{stroke:#d62728;stroke-width:2}

@@ -21,7 +21,7 @@ internal sealed record PlotLine(int Color, string Name, string Label, IReadOnlyL
 /// </summary>
 internal static class SvgPlot
 {
-    private const double Width = 860, Height = 250, Left = 66, Right = 14, Top = 12, Bottom = 34;
+    private const double Width = 620, Height = 230, Left = 62, Right = 12, Top = 10, Bottom = 34;
     private const int MaxDots = 150;
 
     public static void Write(StringBuilder w, string title, string key, AxisKind kind, IReadOnlyList<PlotLine> lines)
