@@ -1,5 +1,6 @@
 # Helpers of the report and package tests: child processes under a timeout, and headless Chromium.
 Set-StrictMode -Version Latest
+Import-Module (Join-Path $PSScriptRoot '../../tools/TestChromium.psm1') -Force
 
 function Invoke-FleProcess {
     <#
@@ -35,16 +36,6 @@ function Invoke-FleProcess {
         $p.WaitForExit()
         [pscustomobject]@{ ExitCode = $p.ExitCode; StdOut = $out.GetAwaiter().GetResult(); StdErr = $err.GetAwaiter().GetResult() }
     } finally { $p.Dispose() }
-}
-
-function Find-FleChromium {
-    # FLE_CHROMIUM, else Debian's chromium (which ./build.ps1 -Task Test installs when missing), else another Chromium on PATH.
-    if ($env:FLE_CHROMIUM) { return $env:FLE_CHROMIUM }
-    foreach ($name in 'chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable') {
-        $c = Get-Command $name -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
-        if ($c) { return $c.Source }
-    }
-    $null
 }
 
 function Get-FleChromiumMissingReason {
@@ -84,4 +75,4 @@ function Invoke-FleChromium {
     }
 }
 
-Export-ModuleMember -Function Invoke-FleProcess, Find-FleChromium, Get-FleChromiumMissingReason, Invoke-FleChromium
+Export-ModuleMember -Function Invoke-FleProcess, Get-FleChromiumMissingReason, Invoke-FleChromium

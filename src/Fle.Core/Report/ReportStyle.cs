@@ -25,7 +25,7 @@ internal static class ReportStyle
             .meta,.note,.gap,.cut,footer{color:#57606a;font-size:12.5px}.gap{margin:4px 0 4px 14px}
             table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}
             th{background:#f6f8fa;font-weight:600}.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-            td a{color:inherit}.summary td:first-child{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
+            td a{color:inherit}.summary td{white-space:nowrap}.summary td:first-child{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;white-space:normal;word-break:break-all}
             .status.failed,.failed-list li,.why{color:#b42318}.status.completed{color:#1a7f37}.status.running{color:#9a6700}
             .sw{display:inline-block;width:12px;height:12px;border-radius:2px;background:var(--c);margin-right:6px;vertical-align:-1px}
             .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:6px 28px}

@@ -9,22 +9,17 @@ namespace Fle.Core.Report;
 /// </summary>
 internal sealed class SeriesSampler
 {
-    private readonly long _first;
-    private readonly long _width;
+    private readonly StepBuckets _range;
     private readonly Bucket[] _buckets;
 
     public SeriesSampler(long firstStep, long lastStep, int buckets)
     {
-        if (lastStep < firstStep) throw new ArgumentOutOfRangeException(nameof(lastStep));
-        ArgumentOutOfRangeException.ThrowIfLessThan(buckets, 1);
-        _first = firstStep;
-        var span = lastStep - firstStep + 1;
-        _width = Math.Max(1, (span + buckets - 1) / buckets);
-        _buckets = new Bucket[(int)((span + _width - 1) / _width)];
+        _range = new StepBuckets(firstStep, lastStep, buckets);
+        _buckets = new Bucket[_range.Count];
     }
 
     /// <summary>Steps per bucket (1: nothing is dropped).</summary>
-    public long BucketWidth => _width;
+    public long BucketWidth => _range.Width;
 
     /// <summary>Points added (each step once).</summary>
     public long Count { get; private set; }
@@ -32,8 +27,7 @@ internal sealed class SeriesSampler
     public void Add(long step, double value, bool failed)
     {
         if (double.IsNaN(value) || double.IsInfinity(value)) return;
-        var i = (step - _first) / _width;
-        if (i < 0 || i >= _buckets.Length) return; // a step outside the range read (the report reads a fixed range)
+        if (_range.Index(step) is not { } i) return; // a step outside the range read (the report reads a fixed range)
         Count++;
         var p = new SamplePoint(step, value, failed);
         ref var b = ref _buckets[i];
@@ -78,22 +72,18 @@ internal sealed class SeriesSampler
 /// <summary>Failed steps per bucket of a trajectory's step range: the first one of each bucket, its reason and the bucket's count.</summary>
 internal sealed class FailureSampler
 {
-    private readonly long _first;
-    private readonly long _width;
+    private readonly StepBuckets _range;
     private readonly Mark?[] _marks;
 
     public FailureSampler(long firstStep, long lastStep, int buckets)
     {
-        var span = lastStep - firstStep + 1;
-        _first = firstStep;
-        _width = Math.Max(1, (span + buckets - 1) / buckets);
-        _marks = new Mark?[(int)((span + _width - 1) / _width)];
+        _range = new StepBuckets(firstStep, lastStep, buckets);
+        _marks = new Mark?[_range.Count];
     }
 
     public void Add(long step, string reason)
     {
-        var i = (step - _first) / _width;
-        if (i < 0 || i >= _marks.Length) return;
+        if (_range.Index(step) is not { } i) return;
         _marks[i] = _marks[i] is { } m ? m with { Count = m.Count + 1, LastStep = step } : new Mark(step, step, 1, reason);
     }
 
@@ -102,4 +92,30 @@ internal sealed class FailureSampler
 
     /// <summary>The failed steps <paramref name="Step"/>..<paramref name="LastStep"/> of a bucket: <paramref name="Count"/> of them, the first for <paramref name="Reason"/>.</summary>
     internal sealed record Mark(long Step, long LastStep, int Count, string Reason);
+}
+
+/// <summary>The step range [first, last] cut into at most <c>buckets</c> buckets of equal width (at least one step).</summary>
+internal readonly struct StepBuckets
+{
+    private readonly long _first;
+
+    public StepBuckets(long firstStep, long lastStep, int buckets)
+    {
+        if (lastStep < firstStep) throw new ArgumentOutOfRangeException(nameof(lastStep));
+        ArgumentOutOfRangeException.ThrowIfLessThan(buckets, 1);
+        _first = firstStep;
+        var span = lastStep - firstStep + 1;
+        Width = Math.Max(1, (span + buckets - 1) / buckets);
+        Count = (int)((span + Width - 1) / Width);
+    }
+
+    public long Width { get; }
+    public int Count { get; }
+
+    /// <summary>The bucket of a step, or null outside the range.</summary>
+    public int? Index(long step)
+    {
+        var i = (step - _first) / Width;
+        return step < _first || i >= Count ? null : (int)i;
+    }
 }
