@@ -12,6 +12,7 @@ internal sealed class ReportBuilder(FleReportOptions options)
 {
     private const int MaxFailedListed = 100;
     private const int MaxUntrackedNames = 200;
+    private readonly List<string>? _wanted = options.Metrics?.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
 
     public async Task<TrajectoryReport> ReadAsync(FleStore store, FleTrajectory t, int index, Action<long>? stepRead, CancellationToken ct)
     {
@@ -58,7 +59,7 @@ internal sealed class ReportBuilder(FleReportOptions options)
 
     private void AddMetrics(TrajectoryReport r, FleStep s, long last, bool failed)
     {
-        if (options.Metrics is { } wanted)
+        if (_wanted is { } wanted)
         {
             foreach (var key in wanted)
                 if (MetricReader.Read(s.Metadata, key) is { } v) Series(r, key, last).Add(s.StepNumber, v, failed);

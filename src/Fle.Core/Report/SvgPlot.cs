@@ -136,6 +136,8 @@ internal static class SvgPlot
         var mag = Math.Pow(10, Math.Floor(Math.Log10(raw)));
         var step = (raw / mag) switch { <= 1 => 1, <= 2 => 2, <= 5 => 5, _ => 10 } * mag;
         if (integers) step = Math.Max(1, Math.Round(step));
+        if (!double.IsFinite(step) || step <= 0 || !double.IsFinite(lo) || !double.IsFinite(hi) || (hi - lo) / step > 100)
+            return [lo, hi]; // values at the edge of double's range: just the ends
         if (extend)
         {
             lo = Math.Floor(lo / step) * step;

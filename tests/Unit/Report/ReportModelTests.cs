@@ -110,6 +110,9 @@ public sealed class ReportModelTests
         double a = 5, b = 5;
         Assert.NotEmpty(SvgPlot.Ticks(ref a, ref b, 5, integers: false));
         Assert.True(a < 5 && b > 5);
+        double tiny = 1e-320, tiny2 = 2e-320, huge = -1.7e308, huge2 = 1.7e308;  // ends, not an endless loop
+        Assert.InRange(SvgPlot.Ticks(ref tiny, ref tiny2, 5, integers: false).Count, 2, 101);
+        Assert.InRange(SvgPlot.Ticks(ref huge, ref huge2, 5, integers: false).Count, 2, 101);
     }
 
     // ------------------------------------------------------------------ failed steps

@@ -159,8 +159,9 @@ public abstract class ReportStoreTests(IBackendFixture fixture) : IAsyncLifetime
     public async Task Chosen_metrics_are_plotted_in_their_order_and_a_missing_one_is_reported()
     {
         var t = await RunAsync("m", "m", 3, _ => "ok", i => $$"""{"b": {{i}}, "a": {"x": {{i * 2}}}, "program_id": {{i}}}""", states: false);
-        var (result, html) = await ReportAsync([t], new FleReportOptions { Metrics = ["program_id", "a.x", "nope"] });
-        Assert.Equal(["program_id", "a.x", "nope"], result.Metrics);
+        var (result, html) = await ReportAsync([t], new FleReportOptions { Metrics = ["program_id", "a.x", "nope", "A.X"] });
+        Assert.Equal(["program_id", "a.x", "nope"], result.Metrics);                  // a key named twice is plotted once
+        Assert.Contains("<tr data-metric=\"a.x\"><td>a.x</td><td class=\"n count\">3</td>", html);
         Assert.Equal(["nope"], result.MissingMetrics);
         var keys = Regex.Matches(html, "<figure class=\"plot\" data-metric=\"([^\"]*)\"").Select(m => m.Groups[1].Value).ToList();
         Assert.Equal(["program_id", "a.x", "nope", "step-duration", "game-state-size"], keys);
