@@ -174,15 +174,16 @@ Get-ChildItem env: | Where-Object Name -Match '^(SKILLS_DB_|FLE_DB_|SQLITE_DB_|P
         $e = $null
         try { Connect-FleDatabase -Type Postgres -Server $server -Port $port -Database $role -Credential $goodCred -SslMode Require -NoDefault } catch { $e = $_ }
         $e | Should -Not -BeNullOrEmpty -Because 'Require must never fall back to a plain connection'
-        $e.FullyQualifiedErrorId | Should -Be 'FleDatabaseUnavailable,Fle.PowerShell.Commands.ConnectFleDatabaseCommand'
-        $e.Exception.Message | Should -Match 'SSL'
+        # Issue 11: "the server has no TLS" has an error id of its own.
+        $e.FullyQualifiedErrorId | Should -Be 'FleTlsNotOffered,Fle.PowerShell.Commands.ConnectFleDatabaseCommand'
+        $e.Exception.Message | Should -Match 'does not offer TLS'
         $e.Exception.Message | Should -Match 'Require'
         $e.Exception.Message | Should -Match "${server}:$port"
         # SKILLS_DB_SSLMODE does the same from the environment.
         $env:SKILLS_DB_SSLMODE = 'require'
         try {
             { Connect-FleDatabase -Type Postgres -Server $server -Port $port -Database $role -Credential $goodCred -NoDefault } |
-                Should -Throw -ErrorId 'FleDatabaseUnavailable,Fle.PowerShell.Commands.ConnectFleDatabaseCommand'
+                Should -Throw -ErrorId 'FleTlsNotOffered,Fle.PowerShell.Commands.ConnectFleDatabaseCommand'
             $env:SKILLS_DB_SSLMODE = 'disable'
             $c = Connect-FleDatabase -Type Postgres -Server $server -Port $port -Database $role -Credential $goodCred -PassThru -NoDefault
             $c | Disconnect-FleDatabase

@@ -209,14 +209,16 @@ public sealed partial class SqliteStore : FleStore
     // ------------------------------------------------------------------ WAL checkpoints off the write path
     //
     // SQLite copies the WAL back into the database file ("checkpoint", with two fsyncs) on the commit that takes the
-    // WAL past 1,000 pages: with FLE-sized checkpoints one save in a few hundred stalled for several milliseconds. The
-    // writer connection turns that off; every CheckpointEveryCommits commits a PASSIVE checkpoint runs on a pooled
-    // connection on the thread pool, alongside the writes (it never blocks them). A background checkpoint rarely
-    // catches up with a busy writer, and only a checkpoint that has copied every frame lets the next write start the
-    // WAL from its beginning again: so once the WAL holds RestartFrames frames the writer runs one itself right after
-    // its next commit (cheap then: the background ones copied almost everything already), and its next write restarts
-    // the WAL (journal_size_limit then cuts the file back). The WAL stays near RestartFrames pages whatever the number
-    // of saves. When the last store of a file in this process closes, a TRUNCATE checkpoint leaves the database file
+    // WAL past 1,000 pages: with FLE-sized checkpoints one save in a few hundred stalled for several milliseconds. So
+    // every CheckpointEveryCommits commits a PASSIVE checkpoint runs on a pooled connection on the thread pool,
+    // alongside the writes (it never blocks them). A background checkpoint rarely catches up with a busy writer, though,
+    // and only a checkpoint that has copied every frame lets the next write start the WAL from its beginning again. So
+    // the writer counts its WAL's frames (SQLite's WAL hook) and, once they reach RestartFrames, waits for a background
+    // checkpoint still running (it holds the checkpoint lock) and runs one itself after that commit: cheap then, the
+    // background ones copied almost everything. Its next write starts the WAL over, and journal_size_limit cuts the
+    // file back. The WAL stays near RestartFrames pages whatever the number of saves, and however slowly the thread
+    // pool runs the background ones. (A reader that keeps an old snapshot open holds every checkpoint back, as in
+    // SQLite.) When the last store of a file in this process closes, a TRUNCATE checkpoint leaves the database file
     // self-contained (see SqliteOpenFiles).
 
     private const int CheckpointEveryCommits = 64;
@@ -224,21 +226,16 @@ public sealed partial class SqliteStore : FleStore
     internal const long JournalSizeLimit = 16L << 20;
     private int _commitsSinceCheckpoint;
     private int _checkpointRunning;
-    private volatile bool _restartWanted;
     private Task _checkpoint = Task.CompletedTask;
 
     /// <summary>After each commit of the writer connection (under the write gate).</summary>
     private void AfterCommit(Writer w)
     {
-        if (_restartWanted)
+        if (w.WalFrames >= RestartFrames)
         {
-            // A background checkpoint still running holds the checkpoint lock, and the writer's would fail at once: let it
-            // finish first (it only starts from here, under the write gate, so none starts meanwhile). Done when every
-            // frame is in the database file; otherwise (a reader's snapshot) the next background checkpoint asks again.
-            _restartWanted = false;
-            _commitsSinceCheckpoint = 0;
             try { _checkpoint.Wait(); } catch (AggregateException) { }
             w.Checkpoint();
+            _commitsSinceCheckpoint = 0;
             return;
         }
         if (++_commitsSinceCheckpoint < CheckpointEveryCommits) return;
@@ -260,8 +257,7 @@ public sealed partial class SqliteStore : FleStore
             conn.Open();
             // The PRAGMA, not sqlite3_wal_checkpoint_v2 on the fresh handle: a connection that has not read the database
             // yet has not opened its WAL either, and the C call then does nothing ("not in WAL mode", -1 frames).
-            var (log, _) = Checkpoint(conn, "PASSIVE");
-            if (log >= RestartFrames) _restartWanted = true;
+            Checkpoint(conn, "PASSIVE");
         }
         catch (Exception e) when (e is SqliteException or InvalidOperationException or ObjectDisposedException)
         {
@@ -303,7 +299,7 @@ public sealed partial class SqliteStore : FleStore
                 _deleteState = Prepare("DELETE FROM game_states WHERE step_id = @sid", "@sid");
                 _commit = Prepare("COMMIT");
                 _rootStored = Prepare("SELECT 1 FROM state_dictionaries WHERE id = @id AND trajectory_id = @t AND raw_size = @size", "@id", "@t", "@size");
-                SQLitePCL.raw.sqlite3_wal_autocheckpoint(_conn.Handle, 0); // the store checkpoints in the background instead
+                _walHook = SqliteNative.TrackWalFrames(_conn, _walFrames); // instead of SQLite's automatic checkpoints
             }
             catch
             {
@@ -360,6 +356,19 @@ public sealed partial class SqliteStore : FleStore
             }
         }
 
+        private readonly SqliteNative.WalFrames _walFrames = new();
+        private readonly System.Runtime.InteropServices.GCHandle _walHook;
+
+        /// <summary>Frames in the WAL after the last commit.</summary>
+        public int WalFrames => _walFrames.Count;
+
+        /// <summary>A PASSIVE checkpoint on the writer connection (between transactions; its WAL is open).</summary>
+        public void Checkpoint()
+        {
+            SQLitePCL.raw.sqlite3_wal_checkpoint_v2(_conn.Handle, "main", SQLitePCL.raw.SQLITE_CHECKPOINT_PASSIVE, out _, out _);
+            _walFrames.Count = 0; // the next commit says how many there are
+        }
+
         /// <summary>errno of the connection's last failed system call.</summary>
         public int LastErrno => SqliteNative.LastErrno(_conn);
 
@@ -374,14 +383,11 @@ public sealed partial class SqliteStore : FleStore
             cmd.ExecuteScalar();
         }
 
-        /// <summary>A PASSIVE checkpoint on the writer connection (between transactions; its WAL is open).</summary>
-        public void Checkpoint() => SQLitePCL.raw.sqlite3_wal_checkpoint_v2(_conn.Handle, "main", SQLitePCL.raw.SQLITE_CHECKPOINT_PASSIVE, out _, out _);
-
         public void Dispose()
         {
             foreach (var c in new[] { _dict, _step, _overwrite, _state, _deleteState, _commit, _rootStored }) c?.Dispose();
-            // The connection goes back to the pool: give it SQLite's automatic checkpoints back.
-            try { SQLitePCL.raw.sqlite3_wal_autocheckpoint(_conn.Handle, 1000); } catch (Exception e) when (e is SqliteException or InvalidOperationException or NullReferenceException) { }
+            // The connection goes back to the pool: give it SQLite's automatic checkpoints back (they replace the hook).
+            try { SqliteNative.StopTracking(_conn, _walHook, 1000); } catch (Exception e) when (e is SqliteException or InvalidOperationException or NullReferenceException) { }
             _conn.Dispose();
         }
     }
