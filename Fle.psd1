@@ -25,6 +25,7 @@
         'Get-FleCheckpoint'
         'Import-FleProgramTable'
         'Export-FleData'
+        'Export-FleReport'
         'Import-FleData'
         'Backup-FleDatabase'
         'Restore-FleDatabase'
@@ -37,8 +38,19 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('FLE', 'Factorio', 'LLM', 'Agents', 'Checkpoint', 'SQLite', 'PostgreSQL', 'Trajectory')
-            LicenseUri = 'https://opensource.org/licenses/MIT'
+            Tags                     = @('FLE', 'Factorio', 'LLM', 'Agents', 'Checkpoint', 'Trajectory', 'SQLite', 'PostgreSQL', 'Backup', 'Migration', 'Report',
+                'PSEdition_Core', 'Linux', 'Windows', 'MacOS')
+            LicenseUri               = 'https://opensource.org/licenses/MIT'
+            ProjectUri               = 'https://github.com/JackHopkins/factorio-learning-environment'
+            RequireLicenseAcceptance = $false
+            ReleaseNotes             = @'
+0.1.0 - the first release.
+- Checkpoint every agent step (code, feedback, metadata, game state) into SQLite (default, .fle/data.db) or PostgreSQL; resume a crashed run from any step (New-FleTrajectory, Save-FleCheckpoint, Resume-FleTrajectory, Get-FleStep, Get-FleCheckpoint).
+- Game states compressed with zstd against keyframes of the same run (about 11 % of their raw size for FLE states).
+- Migrate between SQLite and PostgreSQL (Export-FleData | Import-FleData), portable export files, FLE's own programs table (Import-FleProgramTable).
+- Backup-FleDatabase / Restore-FleDatabase (SQLite online backup, pg_dump), Optimize-FleDatabase, Get-FleDatabase, Test-FleDatabase.
+- Export-FleReport: one self-contained HTML page per run or comparison of runs, with a plot per metric, failed steps marked, and each step's code and feedback.
+'@
         }
     }
 }

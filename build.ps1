@@ -9,9 +9,13 @@ Tasks:
            dependencies in deps/ with native SQLite for win-x64, linux-x64, linux-arm64, osx-x64,
            osx-arm64; manifest, format file and MAML help).
   Demo     Build, then run examples/demo.ps1 on the SQLite default (.fle/data.db in the current folder).
-  Test     Build, restore Pester, start a throwaway PostgreSQL (unless FLE_TEST_PG is set), run the
-           xUnit suite and the Pester suite, print 'unit: N passed, N failed', 'pester: ...' and a total.
+  Test     Build, restore Pester, install Debian's chromium when it is missing (as root; the report tests render
+           the HTML report with it), start a throwaway PostgreSQL (unless FLE_TEST_PG is set), run the xUnit suite
+           and the Pester suite, print 'unit: N passed, N failed', 'pester: ...' and a total.
   Install  Build, then copy out/Fle to the user's module path so that 'Import-Module Fle' finds it.
+  Package  Build, then out/Fle.<version>.nupkg (tools/New-FlePackage.ps1: Test-ModuleManifest, PSResourceGet's
+           Compress-PSResource, and a check of what the package holds). Install it with PSResourceGet from a
+           local file repository: see README.md, "Installing from a package".
   Bench    Build, then run the benchmark (-Quick for a short run).
   Clean    Remove out/ and the build folders.
 
@@ -20,7 +24,7 @@ dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Demo', 'Test', 'Install', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Demo', 'Test', 'Install', 'Package', 'Bench', 'Clean')]
     [string[]] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
@@ -97,6 +101,7 @@ function Invoke-Build {
     Copy-Item (Join-Path $Root 'Fle.psd1') $ModuleDir
     Copy-Item (Join-Path $Root 'src/Fle.PowerShell/Fle.psm1') $ModuleDir
     Copy-Item (Join-Path $Root 'src/Fle.PowerShell/Fle.format.ps1xml') $ModuleDir
+    Copy-Item (Join-Path $Root 'LICENSE') $ModuleDir
 
     # The shipped dependency list is explicit: a new or missing DLL fails the build until the list is updated on purpose.
     $expectedFile = Join-Path $Root 'tools/shipped-dependencies.txt'
@@ -137,6 +142,9 @@ function Invoke-Test {
     $results = Join-Path $Out 'test-results'
     if (Test-Path $results) { Remove-Item -Recurse -Force $results }
     New-Item -ItemType Directory -Force -Path $results | Out-Null
+
+    Import-Module (Join-Path $Root 'tools/TestChromium.psm1') -Force
+    Install-FleTestChromium
 
     Write-Host '==> Restore Pester'
     Invoke-Native dotnet @('restore', (Join-Path $Root 'tools/pester/pester.csproj'), '--nologo', '-v', 'quiet') -Quiet
@@ -198,6 +206,18 @@ function Invoke-Test {
     if ($env:CI -eq 'true' -and $s -gt 0) { Write-Host 'CI=true: skipped tests are not allowed.'; exit 1 }
 }
 
+function Invoke-Package {
+    Write-Host '==> Package'
+    $script = Join-Path $Root 'tools/New-FlePackage.ps1'
+    # PSResourceGet keeps its settings under the XDG folders: give it throwaway ones, so the user's are not touched.
+    $xdg = Join-Path ([System.IO.Path]::GetTempPath()) ('fle-package-' + [guid]::NewGuid().ToString('n').Substring(0, 10))
+    try {
+        $xdgEnv = @{ XDG_DATA_HOME = "$xdg/data"; XDG_CONFIG_HOME = "$xdg/config"; XDG_CACHE_HOME = "$xdg/cache" }
+        $code = Invoke-PwshChild "& '$script' -ModulePath '$ModuleDir' -OutputPath '$Out' -Rid $(($Rids | ForEach-Object { "'$_'" }) -join ','); exit `$LASTEXITCODE" -Environment $xdgEnv
+    } finally { Remove-Item -Recurse -Force $xdg -ErrorAction SilentlyContinue }
+    if ($code -ne 0) { throw 'Packaging failed (see above).' }
+}
+
 function Invoke-Install {
     $userModules = ($env:PSModulePath -split [IO.Path]::PathSeparator | Where-Object { $_ -like "$HOME*" } | Select-Object -First 1)
     if (-not $userModules) { $userModules = Join-Path $HOME '.local/share/powershell/Modules' }
@@ -222,6 +242,7 @@ foreach ($t in $Task) {
         'Demo' { Invoke-Build; Invoke-Demo }
         'Test' { Invoke-Build; Invoke-Test }
         'Install' { Invoke-Build; Invoke-Install }
+        'Package' { Invoke-Build; Invoke-Package }
         'Bench' { Invoke-Build; Invoke-Bench }
         'Clean' { Remove-Item -Recurse -Force $Out, (Join-Path $Root 'src/*/bin'), (Join-Path $Root 'src/*/obj'), (Join-Path $Root 'tests/Unit/bin'), (Join-Path $Root 'tests/Unit/obj') -ErrorAction SilentlyContinue }
     }

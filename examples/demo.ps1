@@ -30,8 +30,21 @@ $resume = Get-FleTrajectory -Status Running -First 1 | Resume-FleTrajectory
 "Resuming $($resume.TrajectoryId) at step $($resume.NextStepNumber); state: $($resume.GameStateText)"
 foreach ($step in $resume.NextStepNumber..($resume.NextStepNumber + 2)) {
     Save-FleCheckpoint -TrajectoryId $resume.TrajectoryId -StepNumber $step -AgentCode "craft_item(Prototype.IronGearWheel, $step)" `
-        -EnvironmentFeedback 'Crafted' -GameState (Get-GameState $step)
+        -EnvironmentFeedback 'Crafted' -GameState (Get-GameState $step) -Metadata @{ reward = $step * 2.5; ticks = 60 * $step }
 }
 Complete-FleTrajectory -Id $resume.TrajectoryId -PassThru | Format-Table
 Get-FleStep -TrajectoryId $resume.TrajectoryId | Format-Table
 Measure-FleStep -TrajectoryId $resume.TrajectoryId | Format-Table
+
+# Another model on the same task, to compare: its step 4 fails with a Python traceback, as FLE reports errors.
+$other = New-FleTrajectory -TaskId iron_plate_throughput -Metadata @{ model = 'claude-sonnet-4'; version = 1; process_id = $PID }
+foreach ($step in 0..9) {
+    $feedback = if ($step -eq 4) { "Traceback (most recent call last):`n  File ""<agent>"", line 1`nNameError: name 'furnace' is not defined" } else { "Crafted $step" }
+    Save-FleCheckpoint -TrajectoryId $other.Id -StepNumber $step -AgentCode "craft_item(Prototype.IronGearWheel, $step)" -EnvironmentFeedback $feedback `
+        -GameState (Get-GameState $step) -Metadata @{ reward = [math]::Round(1.8 * $step - ($step -ge 4 ? 3 : 0), 1); ticks = 55 * $step }
+}
+Complete-FleTrajectory -Id $other.Id | Out-Null
+
+# Both runs in one HTML page: a plot per metric with both curves, the failed step marked, each step's code and feedback.
+$report = Export-FleReport -TrajectoryId $resume.TrajectoryId, $other.Id -Path .fle/report.html
+"Report: $($report.FullName)"

@@ -60,6 +60,9 @@ public static class FleErrorIds
     public const string ProgramRowSkipped = "FleProgramRowSkipped";
     public const string NotConnected = "FleNotConnected";
     public const string OperationCanceled = "FleOperationCanceled";
+    public const string ReportWriteFailed = "FleReportWriteFailed";
+    public const string ReportTooManyTrajectories = "FleReportTooManyTrajectories";
+    public const string ReportNoTrajectory = "FleReportNoTrajectory";
 }
 
 /// <summary>The one exception type the engine throws for expected failures.</summary>
