@@ -62,13 +62,20 @@ public sealed class FleProgramRun
     /// <summary>Rows of the run in the source (including rows that are skipped).</summary>
     public long Rows { get; init; }
 
+    /// <summary>Rows of the run that the trajectory does not hold yet (0: only its status, end time or metadata change).</summary>
+    public long NewRows { get; init; }
+
+    /// <summary>The scheme of the run's first step numbers (see <see cref="PositionFromStep"/>).</summary>
     public FleStepNumbering StepNumbering { get; init; }
 
-    /// <summary>True when an earlier import created the trajectory (this run only adds the rows it lacks).</summary>
+    /// <summary>The first step numbered by position after the depth scheme stopped giving numbers (a trimmed conversation), or null.</summary>
+    public long? PositionFromStep { get; init; }
+
+    /// <summary>True when an earlier import created the trajectory (this run only adds the rows it lacks and updates its record).</summary>
     public bool Exists { get; init; }
 
     public override string ToString() =>
-        $"trajectory '{TrajectoryId}' (task {TaskId}, version {Version ?? "null"}, process {ProcessId ?? "null"}, instance {Instance ?? "null"}, {Rows} rows)";
+        $"trajectory '{TrajectoryId}' (task {TaskId}, version {Version ?? "null"}, process {ProcessId ?? "null"}, instance {Instance ?? "null"}, {Rows} rows, {NewRows} new)";
 }
 
 /// <summary>Progress of an import, reported per row.</summary>
