@@ -469,13 +469,18 @@ public sealed class ProgramTableImportTests
     }
 
     [Fact]
-    public async Task An_interrupted_import_leaves_no_half_trajectory_and_the_next_one_completes_it()
+    public Task An_interrupted_import_leaves_no_half_trajectory_and_the_next_one_completes_it() => InterruptedAsync(FleBackend.Sqlite);
+
+    [PostgresFact]
+    public Task An_interrupted_import_into_postgres_leaves_no_half_trajectory() => InterruptedAsync(FleBackend.Postgres);
+
+    private static async Task InterruptedAsync(FleBackend backend)
     {
         // One transaction per run (the bulk import path): a run is written whole or not at all.
         await using var db = SqliteProgramsDatabase.Create();
         var scenario = new FleProgramScenario();
         await scenario.BuildAsync(db);
-        await using var target = await db.NewTargetAsync(FleBackend.Sqlite);
+        await using var target = await db.NewTargetAsync(backend);
         using var cts = new CancellationTokenSource();
         var options = new FleProgramImportOptions
         {
