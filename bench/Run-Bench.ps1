@@ -31,9 +31,9 @@ $stamp = (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHHmmssZ')
 # fresh pwsh spends opening PostgreSQL (JIT of Npgsql, connecting, creating the schema) is most of the time, so the quick
 # run measures 800 and 2,000 steps (a few seconds more); see bench/README.md, section 6.
 $cfg = if ($Quick) {
-    @{ CodecSteps = 400; WriteSteps = 300; Rounds = 3; Samples = 400; LoopSteps = 90; LoopBlocks = 3; ImportReps = 5; ExportSizes = @(800, 2000) }
+    @{ CodecSteps = 400; WriteSteps = 300; Rounds = 3; Samples = 400; LoopSteps = 90; LoopBlocks = 3; ImportReps = 5; ExportSizes = @(800, 2000); ProgramSizes = @(1100, 2200); ProgramReps = 3 }
 } else {
-    @{ CodecSteps = 1000; WriteSteps = 1000; Rounds = 5; Samples = 2000; LoopSteps = 300; LoopBlocks = 5; ImportReps = 10; ExportSizes = @(1000, 4000) }
+    @{ CodecSteps = 1000; WriteSteps = 1000; Rounds = 5; Samples = 2000; LoopSteps = 300; LoopBlocks = 5; ImportReps = 10; ExportSizes = @(1000, 4000); ProgramSizes = @(2200, 4400); ProgramReps = 5 }
 }
 
 Write-Host "==> Build bench/Fle.Bench ($Configuration)"
@@ -129,11 +129,11 @@ try {
     }
 
     if ($Section -contains 7) {
-    Write-Host "`n==> 7. Import-FleProgramTable: FLE's programs table (SQLite) → PostgreSQL, the same steps as section 6"
+    Write-Host "`n==> 7. Import-FleProgramTable (FLE's programs table, SQLite -> PostgreSQL) vs Import-FleData of the same steps, alternating"
     $client = Join-Path $Root 'tests/FleClient/fle_programs.py'
     $python = if ($env:FLE_PYTHON) { $env:FLE_PYTHON } else { 'python3' }
     $rows = @()
-    foreach ($n in $cfg.ExportSizes) {
+    foreach ($n in $cfg.ProgramSizes) {
         $src = Join-Path $Data "programs-$n/.fle/data.db"
         # The table is created by FLE's own client (FLE's DDL: create_default_sqlite_db), bounded: ulimit -f and a timeout.
         $spec = @{ db = @{ type = 'sqlite'; file = $src }; ops = @(@{ op = 'create_table' }) } | ConvertTo-Json -Compress -Depth 5
@@ -145,19 +145,35 @@ try {
             break
         }
         $info = & dotnet $Dll programs --target $src --steps $n | ConvertFrom-Json
-        $target = & dotnet $Dll pgdb --pg $pg --name "fle_bench_programs_$n"
-        $r = & $Pwsh -NoProfile -NonInteractive -File (Join-Path $PSScriptRoot 'ProgramImport.ps1') -ModulePath $ModulePath -Source $src -PgConnectionString $target
-        if ($LASTEXITCODE) { throw "Import-FleProgramTable of $n rows failed: $r" }
-        $r = $r | Select-Object -Last 1 | ConvertFrom-Json
-        if ($r.steps -ne $info.rows) { throw "Import-FleProgramTable imported $($r.steps) of $($info.rows) rows" }
-        $mbps = $info.raw_bytes / 1MB / $r.seconds
-        $same = $null
-        foreach ($e in @($result['export_import'])) { if ($e -and $e -isnot [string] -and $e.steps -eq $n) { $same = $e } }
-        Write-Host ("  {0,6:N0} rows ({1:N1} MB of states, {2:N1} MB raw payload, {3:N1} MB SQLite file): {4:N1} s = {5:N1} MB/s raw, peak RSS {6:N0} MB{7}" -f `
-            $n, ($info.state_bytes / 1MB), ($info.raw_bytes / 1MB), ($info.file_bytes / 1MB), $r.seconds, $mbps, $r.peak_rss_mb,
-            $(if ($same) { "; Import-FleData {0:N1} MB/s" -f $same.mb_per_s } else { '' }))
+        # The same steps (same seeds, 250 per trajectory) in a Fle database, for Import-FleData.
+        $fle = Join-Path $Data "programs-$n/fle.db"
+        $null = & dotnet $Dll populate --target $fle --steps $n
+        $prog = @(); $xfer = @()
+        for ($i = 0; $i -lt $cfg.ProgramReps; $i++) {
+            foreach ($kind in $(if ($i % 2) { 'xfer', 'prog' } else { 'prog', 'xfer' })) {
+                $target = & dotnet $Dll pgdb --pg $pg --name "fle_bench_programs_$kind"
+                if ($kind -eq 'prog') {
+                    $r = & $Pwsh -NoProfile -NonInteractive -File (Join-Path $PSScriptRoot 'ProgramImport.ps1') -ModulePath $ModulePath -Source $src -PgConnectionString $target
+                    if ($LASTEXITCODE) { throw "Import-FleProgramTable of $n rows failed: $r" }
+                    $r = $r | Select-Object -Last 1 | ConvertFrom-Json
+                    if ($r.steps -ne $info.rows) { throw "Import-FleProgramTable imported $($r.steps) of $($info.rows) rows" }
+                    $prog += $r
+                } else {
+                    $r = & $Pwsh -NoProfile -NonInteractive -File (Join-Path $PSScriptRoot 'ExportImport.ps1') -ModulePath $ModulePath -Source $fle -PgConnectionString $target
+                    if ($LASTEXITCODE) { throw "export/import of $n steps failed: $r" }
+                    $xfer += $r | Select-Object -Last 1 | ConvertFrom-Json
+                }
+            }
+        }
+        $pm = $info.raw_bytes / 1MB / (Median ($prog | ForEach-Object seconds))
+        $xm = $info.raw_bytes / 1MB / (Median ($xfer | ForEach-Object seconds))
+        $prss = ($prog | Measure-Object peak_rss_mb -Maximum).Maximum
+        $xrss = ($xfer | Measure-Object peak_rss_mb -Maximum).Maximum
+        Write-Host ("  {0,6:N0} rows ({1:N1} MB of states, {2:N1} MB raw payload): Import-FleProgramTable {3:N1} MB/s, peak RSS {4:N0} MB | Import-FleData {5:N1} MB/s, peak RSS {6:N0} MB (medians of {7})" -f `
+            $n, ($info.state_bytes / 1MB), ($info.raw_bytes / 1MB), $pm, $prss, $xm, $xrss, $cfg.ProgramReps)
         $rows += [ordered]@{ rows = $n; state_mb = [math]::Round($info.state_bytes / 1MB, 2); raw_mb = [math]::Round($info.raw_bytes / 1MB, 2); file_mb = [math]::Round($info.file_bytes / 1MB, 2)
-            seconds = [math]::Round($r.seconds, 2); mb_per_s = [math]::Round($mbps, 1); peak_rss_mb = $r.peak_rss_mb; import_fle_data_mb_per_s = $(if ($same) { $same.mb_per_s } else { $null }) }
+            mb_per_s = [math]::Round($pm, 1); peak_rss_mb = $prss; import_fle_data_mb_per_s = [math]::Round($xm, 1); import_fle_data_peak_rss_mb = $xrss
+            seconds = @($prog | ForEach-Object seconds); import_fle_data_seconds = @($xfer | ForEach-Object seconds) }
     }
     if ($result['program_import'] -isnot [string]) { $result.program_import = $rows }
     }
@@ -202,12 +218,12 @@ elseif ($result['export_import']) {
 if ($result['program_import'] -is [string]) { $lines += "Import-FleProgramTable SQLite -> PostgreSQL: $($result.program_import)" }
 elseif ($result['program_import']) {
     foreach ($r in $result.program_import) {
-        $lines += ("Import-FleProgramTable SQLite -> PostgreSQL, {0:N0} rows ({1} MB of states, {2} MB raw): {3:N1} MB/s, peak RSS {4:N0} MB{5}" -f $r.rows, $r.state_mb, $r.raw_mb, $r.mb_per_s, $r.peak_rss_mb,
-            $(if ($r.import_fle_data_mb_per_s) { " | Import-FleData of the same steps {0:N1} MB/s (programs / Import-FleData {1:N2}x)" -f $r.import_fle_data_mb_per_s, ($r.mb_per_s / $r.import_fle_data_mb_per_s) } else { '' }))
+        $lines += ("Import-FleProgramTable SQLite -> PostgreSQL, {0:N0} rows ({1} MB of states, {2} MB raw): {3:N1} MB/s, peak RSS {4:N0} MB | Import-FleData of the same steps {5:N1} MB/s, peak RSS {6:N0} MB | ratio {7:N2}x" -f `
+            $r.rows, $r.state_mb, $r.raw_mb, $r.mb_per_s, $r.peak_rss_mb, $r.import_fle_data_mb_per_s, $r.import_fle_data_peak_rss_mb, ($r.mb_per_s / $r.import_fle_data_mb_per_s))
     }
     $p = @($result.program_import)
     if ($p.Count -ge 2) {
-        $lines += ("  memory in the table's size: peak RSS {0:N0} MB at {1:N0} rows, {2:N0} MB at {3:N0} rows ({4:N2}x the rows, {5:N2}x the RSS)" -f `
+        $lines += ("  Import-FleProgramTable memory in the table's size: peak RSS {0:N0} MB at {1:N0} rows, {2:N0} MB at {3:N0} rows ({4:N2}x the rows, {5:N2}x the RSS)" -f `
             $p[0].peak_rss_mb, $p[0].rows, $p[-1].peak_rss_mb, $p[-1].rows, ($p[-1].rows / $p[0].rows), ($p[-1].peak_rss_mb / $p[0].peak_rss_mb))
     }
 }
