@@ -153,10 +153,10 @@ try {
             foreach ($kind in $(if ($i % 2) { 'xfer', 'prog' } else { 'prog', 'xfer' })) {
                 $target = & dotnet $Dll pgdb --pg $pg --name "fle_bench_programs_$kind"
                 if ($kind -eq 'prog') {
-                    $r = & $Pwsh -NoProfile -NonInteractive -File (Join-Path $PSScriptRoot 'ProgramImport.ps1') -ModulePath $ModulePath -Source $src -PgConnectionString $target
+                    $r = & $Pwsh -NoProfile -NonInteractive -File (Join-Path $PSScriptRoot 'ExportImport.ps1') -ModulePath $ModulePath -Source $src -PgConnectionString $target -Programs
                     if ($LASTEXITCODE) { throw "Import-FleProgramTable of $n rows failed: $r" }
                     $r = $r | Select-Object -Last 1 | ConvertFrom-Json
-                    if ($r.steps -ne $info.rows) { throw "Import-FleProgramTable imported $($r.steps) of $($info.rows) rows" }
+                    if ($r.summary.Steps -ne $info.rows) { throw "Import-FleProgramTable imported $($r.summary.Steps) of $($info.rows) rows" }
                     $prog += $r
                 } else {
                     $r = & $Pwsh -NoProfile -NonInteractive -File (Join-Path $PSScriptRoot 'ExportImport.ps1') -ModulePath $ModulePath -Source $fle -PgConnectionString $target

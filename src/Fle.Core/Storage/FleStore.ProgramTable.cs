@@ -41,17 +41,8 @@ public abstract partial class FleStore
         var sql = Backend == Configuration.FleBackend.Postgres
             ? "SELECT id, status, end_time, metadata::text FROM trajectories WHERE metadata->'imported_from'->>'format' = @format"
             : "SELECT id, status, end_time, metadata FROM trajectories WHERE json_extract(metadata, '$.imported_from.format') = @format";
-        return RunAsync(async ct =>
-        {
-            await using var conn = await OpenConnectionAsync(ct).ConfigureAwait(false);
-            await using var cmd = Command(conn, sql);
-            Param(cmd, "@format", ProgramImportFormat);
-            var list = new List<ProgramImportRecord>();
-            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await r.ReadAsync(ct).ConfigureAwait(false))
-                list.Add(new ProgramImportRecord(r.GetString(0), ParseStatus(r.GetString(1)), r.IsDBNull(2) ? null : ReadTime(r, 2), r.GetString(3)));
-            return list;
-        }, null, null, cancellationToken);
+        return ReadListAsync(sql, [("@format", ProgramImportFormat)], null,
+            r => new ProgramImportRecord(r.GetString(0), ParseStatus(r.GetString(1)), r.IsDBNull(2) ? null : ReadTime(r, 2), r.GetString(3)), cancellationToken);
     }
 
     /// <summary>
@@ -64,24 +55,28 @@ public abstract partial class FleStore
         var sql = Backend == Configuration.FleBackend.Postgres
             ? "SELECT step_number, (metadata->'program_id')::text, \"timestamp\", (metadata->'meta')::text FROM steps WHERE trajectory_id = @t ORDER BY step_number"
             : "SELECT step_number, json_extract(metadata, '$.program_id'), timestamp, json_extract(metadata, '$.meta') FROM steps WHERE trajectory_id = @t ORDER BY step_number";
-        return RunAsync(async ct =>
+        return ReadListAsync(sql, [("@t", trajectoryId)], trajectoryId, r =>
         {
-            await using var conn = await OpenConnectionAsync(ct).ConfigureAwait(false);
-            await using var cmd = Command(conn, sql);
-            Param(cmd, "@t", trajectoryId);
-            var list = new List<ImportedStep>();
-            await using var r = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
-            while (await r.ReadAsync(ct).ConfigureAwait(false))
-            {
-                var n = r.GetInt64(0);
-                var program = r.IsDBNull(1) ? null : Import.ProgramValues.AsWhole(r.GetValue(1));
-                var ts = ReadTime(r, 2);
-                var error = !r.IsDBNull(3) && r.GetValue(3) is string meta && MetaErrorOccurred(meta);
-                list.Add(new ImportedStep(n, program, ts, error));
-            }
-            return list;
-        }, trajectoryId, null, cancellationToken);
+            var n = r.GetInt64(0);
+            var program = r.IsDBNull(1) ? null : Import.ProgramValues.AsWhole(r.GetValue(1));
+            var ts = ReadTime(r, 2);
+            var error = !r.IsDBNull(3) && r.GetValue(3) is string meta && MetaErrorOccurred(meta);
+            return new ImportedStep(n, program, ts, error);
+        }, cancellationToken);
     }
+
+    /// <summary>The rows of a query, mapped in column order (sequential access), as a list.</summary>
+    private Task<List<T>> ReadListAsync<T>(string sql, (string Name, object Value)[] parameters, string? trajectoryId, Func<DbDataReader, T> map,
+        CancellationToken cancellationToken) => RunAsync(async ct =>
+    {
+        await using var conn = await OpenConnectionAsync(ct).ConfigureAwait(false);
+        await using var cmd = Command(conn, sql);
+        foreach (var (name, value) in parameters) Param(cmd, name, value);
+        var list = new List<T>();
+        await using var r = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false)) list.Add(map(r));
+        return list;
+    }, trajectoryId, null, cancellationToken);
 
     private static bool MetaErrorOccurred(string metaJson)
     {
