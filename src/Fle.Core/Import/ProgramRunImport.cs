@@ -69,7 +69,7 @@ internal sealed class ProgramRunImport(ProgramImport import, ProgramRunPlan plan
             Account(id, rows, Final(rows, metadata));
             return;
         }
-        var record = new FleExportRecord(rows.ReadAsync)
+        var record = new FleExportRecord(rows.ReadAheadAsync)
         {
             Id = id, TaskId = plan.TaskId, Status = FleTrajectoryStatus.Running, StartTime = plan.StartTime, MetadataJson = metadata,
             StepCount = fresh.Count, Source = import.Source.Description,

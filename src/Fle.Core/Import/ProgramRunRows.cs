@@ -1,6 +1,8 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
 using Fle.Core.Storage;
 using Fle.Core.Transfer;
 
@@ -49,6 +51,9 @@ internal sealed class ExistingSteps
 internal sealed class ProgramRunRows(ProgramImport import, ProgramRunPlan plan, IReadOnlyList<PlannedRow> rows, ExistingSteps existing, string trajectoryId)
 {
     private const int Chunk = 128;
+
+    /// <summary>Steps read ahead of the bulk import's reading thread.</summary>
+    private const int ReadAhead = 64;
     private int _pass;
 
     public long Steps { get; private set; }
@@ -60,6 +65,45 @@ internal sealed class ProgramRunRows(ProgramImport import, ProgramRunPlan plan, 
 
     /// <summary>Ids of the rows read as steps (in order).</summary>
     public List<long> Read { get; } = [];
+
+    /// <summary>
+    /// <see cref="ReadAsync"/> on a thread of its own, a bounded queue ahead of the caller: for the bulk import, whose
+    /// reading thread encodes each state while the next rows are read and checked here.
+    /// </summary>
+    public async IAsyncEnumerable<FleExportStep> ReadAheadAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        var queue = Channel.CreateBounded<FleExportStep>(new BoundedChannelOptions(ReadAhead) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        ExceptionDispatchInfo? failure = null;
+        var reader = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var s in ReadAsync(stop.Token).ConfigureAwait(false)) await queue.Writer.WriteAsync(s, stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // Thrown to the caller after the queue; a failure of FLE's database is named as such (not as one of the
+                // target's, which the bulk import would take it for).
+                failure = ExceptionDispatchInfo.Capture(ProgramTableSource.IsReadFailure(e) ? import.Source.Translate(e) : e);
+            }
+            finally
+            {
+                queue.Writer.TryComplete();
+            }
+        }, CancellationToken.None);
+        try
+        {
+            await foreach (var s in queue.Reader.ReadAllAsync(ct).ConfigureAwait(false)) yield return s;
+            await reader.ConfigureAwait(false);
+            failure?.Throw();
+        }
+        finally
+        {
+            stop.Cancel(); // the caller stopped early, or failed: stop reading
+            await reader.ConfigureAwait(false);
+        }
+    }
 
     public async IAsyncEnumerable<FleExportStep> ReadAsync([EnumeratorCancellation] CancellationToken ct)
     {

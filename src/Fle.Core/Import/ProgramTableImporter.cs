@@ -58,7 +58,7 @@ public static class FleProgramTableImporter
         {
             await run.ExecuteAsync().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not FleException && e is not OperationCanceledException && e is DbException or InvalidCastException or IOException)
+        catch (Exception e) when (ProgramTableSource.IsReadFailure(e))
         {
             throw source.Translate(e);
         }

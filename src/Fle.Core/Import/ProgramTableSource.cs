@@ -160,6 +160,10 @@ internal abstract class ProgramTableSource : IAsyncDisposable
     /// <summary>state_json as its exact bytes, or null.</summary>
     public abstract byte[]? ReadState(DbDataReader r, int ordinal);
 
+    /// <summary>An exception of the provider while reading the source (to be translated), not Fle's own or a cancellation.</summary>
+    public static bool IsReadFailure(Exception e)
+        => e is not FleException && e is not OperationCanceledException && e is DbException or InvalidCastException or IOException;
+
     /// <summary>A provider error while reading the source, as a FleException.</summary>
     public abstract FleException Translate(Exception e);
 
