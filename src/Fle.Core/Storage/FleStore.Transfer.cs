@@ -256,7 +256,8 @@ internal sealed class TrajectoryImport : IDisposable
     /// <summary>
     /// Called by the writer after the last step was read, before the commit: the trajectory's final status, end time and
     /// metadata (written in the same transaction), or null to roll the import back (nothing of it could be imported).
-    /// Set only for program-table runs, whose steps were checked with <see cref="CheckStep"/> before they came.
+    /// Set only for program-table runs, whose steps were checked with <see cref="CheckStep"/> before they came, and whose
+    /// states are decoded back and compared before the commit (<see cref="ImportFeed"/>).
     /// </summary>
     public Func<TrajectoryRecordUpdate?>? Finish { get; }
 

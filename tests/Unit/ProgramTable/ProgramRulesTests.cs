@@ -66,4 +66,29 @@ public sealed class ProgramRulesTests
         Assert.Equal((4L, 3), (plan.Rows, plan.Dated.Count));
         Assert.Equal(100, plan.FirstRowId);
     }
+
+    [Fact]
+    public void An_encoded_state_is_checked_against_what_is_stored()
+    {
+        // What a program-table import checks before its commit: each state decodes back from its rows, byte for byte.
+        using var codec = new Fle.Core.Codec.StateCodec();
+        var states = Enumerable.Range(0, 6).Select(i => System.Text.Encoding.UTF8.GetBytes(FleSamples.State(i))).ToList();
+        long key = 0;
+        var deltas = 0;
+        foreach (var raw in states)
+        {
+            var enc = codec.Encode("t", raw, () => null);
+            if (enc.Codec == Fle.Core.Codec.StateCodecKind.ZstdDictionary) deltas++;
+            Assert.True(codec.RoundTrips(enc, raw));
+            var other = (byte[])raw.Clone();
+            other[^2] ^= 1;
+            Assert.False(codec.RoundTrips(enc, other));
+            var damaged = enc.NewDictionaryData ?? enc.Data;
+            damaged[damaged.Length / 2] ^= 0x5A;
+            Assert.False(codec.RoundTrips(enc, raw));
+            damaged[damaged.Length / 2] ^= 0x5A;
+            if (enc.NewDictionaryData is not null) codec.Committed("t", enc, ++key);
+        }
+        Assert.True(key >= 1 && deltas >= 1, $"{key} keyframes, {deltas} deltas");
+    }
 }
