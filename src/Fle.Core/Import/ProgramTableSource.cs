@@ -117,31 +117,37 @@ internal abstract class ProgramTableSource : IAsyncDisposable
     /// <summary>First pass: the small columns that decide runs, their identity and their step numbers, in run then step order.</summary>
     public async Task<DbDataReader> ScanAsync(long maxId, CancellationToken ct)
     {
-        var cmd = Command($"SELECT id, {Col("version")}, {Col("instance")}, {Col("meta")}, {Col("depth")}, {Col("created_at")}, " +
+        _scan ??= Command($"SELECT id, {Col("version")}, {Col("instance")}, {Col("meta")}, {Col("depth")}, {Col("created_at")}, " +
                           $"{Col("version_description")}, {Col("model")} " +
                           $"FROM programs WHERE id <= {maxId.ToString(CultureInfo.InvariantCulture)} ORDER BY {OrderBy}");
-        return await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
+        return await _scan.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Second pass, for one run: every column of the rows with these ids, ordered by created_at, id (the order of the run
-    /// within the scan), one row at a time (SequentialAccess: read the columns in order).
+    /// within the scan), one row at a time (SequentialAccess: read the columns in order). One command, prepared once.
     /// </summary>
     public async Task<DbDataReader> FetchAsync(IReadOnlyList<long> ids, CancellationToken ct)
     {
-        var cols = KnownColumns.Select(c => c == "id" ? "id" : Col(c));
-        var order = string.Join(", ", new[] { "created_at" }.Where(_columns.Contains).Append("id"));
-        var cmd = Command($"SELECT {string.Join(", ", cols)} FROM programs WHERE {IdsCondition(ids)} ORDER BY {order}");
-        AddIds(cmd, ids);
-        return await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
+        if (_fetch is null)
+        {
+            var cols = KnownColumns.Select(c => c == "id" ? "id" : Col(c));
+            var order = string.Join(", ", new[] { "created_at" }.Where(_columns.Contains).Append("id"));
+            _fetch = Command($"SELECT {string.Join(", ", cols)} FROM programs WHERE {IdsCondition} ORDER BY {order}");
+        }
+        _fetch.Parameters.Clear();
+        AddIds(_fetch, ids);
+        return await _fetch.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
     }
+
+    private DbCommand? _scan, _fetch;
 
     /// <summary>id and created_at of the rows with these ids (to tell whether a trajectory imported earlier holds them).</summary>
     public async Task<Dictionary<long, DateTime?>> ReadTimesAsync(IReadOnlyList<long> ids, CancellationToken ct)
     {
         var result = new Dictionary<long, DateTime?>();
         if (ids.Count == 0) return result;
-        await using var cmd = Command($"SELECT id, {Col("created_at")} FROM programs WHERE {IdsCondition(ids)}");
+        await using var cmd = Command($"SELECT id, {Col("created_at")} FROM programs WHERE {IdsCondition}");
         AddIds(cmd, ids);
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await r.ReadAsync(ct).ConfigureAwait(false))
@@ -149,8 +155,8 @@ internal abstract class ProgramTableSource : IAsyncDisposable
         return result;
     }
 
-    /// <summary>The WHERE condition that selects rows by a list of ids (one parameter, @ids).</summary>
-    protected abstract string IdsCondition(IReadOnlyList<long> ids);
+    /// <summary>The WHERE condition that selects rows by a list of ids (one parameter, @ids: <see cref="AddIds"/>).</summary>
+    protected abstract string IdsCondition { get; }
 
     protected abstract void AddIds(DbCommand cmd, IReadOnlyList<long> ids);
 
@@ -169,6 +175,8 @@ internal abstract class ProgramTableSource : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_scan is not null) await _scan.DisposeAsync().ConfigureAwait(false);
+        if (_fetch is not null) await _fetch.DisposeAsync().ConfigureAwait(false);
         await Connection.DisposeAsync().ConfigureAwait(false);
         GC.SuppressFinalize(this);
     }
@@ -202,7 +210,7 @@ internal sealed class SqliteSource : ProgramTableSource
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture) > 0;
     }
 
-    protected override string IdsCondition(IReadOnlyList<long> ids) => "id IN (SELECT value FROM json_each(@ids))";
+    protected override string IdsCondition => "id IN (SELECT value FROM json_each(@ids))";
 
     protected override void AddIds(DbCommand cmd, IReadOnlyList<long> ids)
         => ((SqliteCommand)cmd).Parameters.AddWithValue("@ids", "[" + string.Join(",", ids.Select(i => i.ToString(CultureInfo.InvariantCulture))) + "]");
@@ -265,7 +273,7 @@ internal sealed class PostgresSource : ProgramTableSource
         return (bool)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
     }
 
-    protected override string IdsCondition(IReadOnlyList<long> ids) => "id = ANY(@ids)";
+    protected override string IdsCondition => "id = ANY(@ids)";
 
     protected override void AddIds(DbCommand cmd, IReadOnlyList<long> ids)
         => ((NpgsqlCommand)cmd).Parameters.Add(new NpgsqlParameter<long[]>("ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bigint) { TypedValue = ids.ToArray() });
