@@ -9,9 +9,10 @@ Tasks:
            dependencies in deps/ with native SQLite for win-x64, linux-x64, linux-arm64, osx-x64,
            osx-arm64; manifest, format file and MAML help).
   Demo     Build, then run examples/demo.ps1 on the SQLite default (.fle/data.db in the current folder).
-  Test     Build, restore Pester, install Debian's chromium when it is missing (as root; the report tests render
-           the HTML report with it), start a throwaway PostgreSQL (unless FLE_TEST_PG is set), run the xUnit suite
-           and the Pester suite, print 'unit: N passed, N failed', 'pester: ...' and a total.
+  Test     Build, restore Pester, install what the tests need when it is missing (as root): the Debian packages FLE's
+           Python client needs, and Debian's chromium (the report tests render the HTML report with it); start a
+           throwaway PostgreSQL (unless FLE_TEST_PG is set), run the xUnit suite and the Pester suite, print
+           'unit: N passed, N failed', 'pester: ...' and a total.
   Install  Build, then copy out/Fle to the user's module path so that 'Import-Module Fle' finds it.
   Package  Build, then out/Fle.<version>.nupkg (tools/New-FlePackage.ps1: Test-ModuleManifest, PSResourceGet's
            Compress-PSResource, and a check of what the package holds). Install it with PSResourceGet from a
@@ -138,10 +139,35 @@ function Get-TrxCounts([string]$Path) {
     [pscustomobject]@{ Passed = [int]$c.passed; Failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted; Skipped = [int]$c.notExecuted; Total = [int]$c.total }
 }
 
+function Install-FleClientPackages {
+    # FLE's own Python client (which the Import-FleProgramTable tests run: tests/FleClient/fle_programs.py) needs these
+    # Debian packages next to the default python3 (which has pydantic 2). Installed when missing (as root); idempotent.
+    $packages = [ordered]@{ tenacity = 'python3-tenacity'; psycopg2 = 'python3-psycopg2'; numpy = 'python3-numpy'; PIL = 'python3-pil'; dotenv = 'python3-dotenv' }
+    $missing = @($packages.Keys | Where-Object { -not (Test-Path "/usr/lib/python3/dist-packages/$_") } | ForEach-Object { $packages[$_] })
+    if ($missing.Count -eq 0) { return }
+    if (-not $IsLinux -or -not (Get-Command apt-get -ErrorAction SilentlyContinue)) {
+        Write-Warning "FLE's Python client needs $($missing -join ', ') (Debian packages), and this machine has no apt-get: its tests fail under CI=true and are skipped otherwise."
+        return
+    }
+    if ((& id -u) -ne '0') {
+        Write-Warning "FLE's Python client needs $($missing -join ', '), which are not installed, and this is not root: run 'sudo apt-get install -y $($missing -join ' ')'. Its tests fail under CI=true and are skipped otherwise."
+        return
+    }
+    Write-Host "==> apt-get install -y $($missing -join ' ') (for FLE's Python client in the tests)"
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    & apt-get install -y --no-install-recommends @missing 2>&1 | Out-Null
+    if ($LASTEXITCODE -ne 0) {
+        # A fresh machine has no package lists yet.
+        & apt-get update 2>&1 | Out-Null
+        Invoke-Native apt-get (@('install', '-y', '--no-install-recommends') + $missing) -Quiet
+    }
+}
+
 function Invoke-Test {
     $results = Join-Path $Out 'test-results'
     if (Test-Path $results) { Remove-Item -Recurse -Force $results }
     New-Item -ItemType Directory -Force -Path $results | Out-Null
+    Install-FleClientPackages
 
     Import-Module (Join-Path $Root 'tools/TestChromium.psm1') -Force
     Install-FleTestChromium

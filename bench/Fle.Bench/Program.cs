@@ -17,6 +17,7 @@ try
         "latency" => await Commands.Latency(opts),
         "dump-workload" => Commands.DumpWorkload(opts),
         "populate" => await Commands.Populate(opts),
+        "programs" => Commands.Programs(opts),
         "pgdb" => Commands.PgDb(opts),
         "profile" => await Commands.Profile(opts),
         "profile-keyframe" => Commands.ProfileKeyframe(opts),
@@ -33,7 +34,7 @@ static int Run(Action a) { a(); return 0; }
 
 static int Usage()
 {
-    Console.Error.WriteLine("Fle.Bench codec|write|baseline-block|latency|dump-workload [--key value ...] (bench/Run-Bench.ps1 drives it)");
+    Console.Error.WriteLine("Fle.Bench codec|write|baseline-block|latency|dump-workload|populate|programs|pgdb|profile [--key value ...] (bench/Run-Bench.ps1 drives it)");
     return 64;
 }
 

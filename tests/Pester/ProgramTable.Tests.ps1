@@ -203,7 +203,7 @@ Describe 'Import-FleProgramTable refusals' {
         ($r.Steps + $r.AlreadyImported) | Should -Be 3
         $t = Get-FleTrajectory -Connection $conn
         $t.StepCount | Should -Be 3
-        $t.Status | Should -Be 'Failed' # the interrupted import left it running; the re-run finished it
+        $t.Status | Should -Be 'Failed' # a run is written whole (one transaction) with its status, or not at all
         $t.EndTime | Should -Be ([datetime]::new(2025, 3, 1, 9, 2, 0, [DateTimeKind]::Utc))
     }
 
@@ -214,5 +214,157 @@ Describe 'Import-FleProgramTable refusals' {
             $e.FullyQualifiedErrorId | Should -Be 'FleProgramTableInvalid,Fle.PowerShell.Commands.ImportFleProgramTableCommand'
             $e.Exception.Message | Should -Match ([regex]::Escape((Join-Path $dir 'missing.db')))
         } finally { Pop-Location }
+    }
+}
+
+# Tables written by FLE's own Python client (tests/FleClient/fle_programs.py: FLE's DDL, create_program, update_program,
+# GameState.to_raw(); FLE's code is extracted from FLE_SOURCE_GIT at run time). Without FLE's source or a suitable python3
+# these tests fail under CI=true, saying what is missing, and are skipped (with that reason) otherwise.
+BeforeDiscovery {
+    $script:clientSources = @(@{ Name = 'Sqlite' })
+    if (Test-FlePostgresAvailable) { $script:clientSources += @{ Name = 'Postgres' } }
+}
+
+Describe 'Import-FleProgramTable on a table written by FLE''s client (<Name>)' -ForEach $clientSources {
+    BeforeAll {
+        $script:Script = Join-Path $PSScriptRoot '../FleClient/fle_programs.py'
+        $script:Python = if ($env:FLE_PYTHON) { $env:FLE_PYTHON } else { 'python3' }
+
+        function Invoke-FleClient([string[]] $Arguments, [string] $InputText) {
+            # Bounded: ulimit -f (1 GiB) for everything the writer writes, and a 3-minute timeout.
+            $psi = [Diagnostics.ProcessStartInfo]::new('bash')
+            foreach ($a in @('-c', 'ulimit -f 1048576 && exec "$0" "$@"', $script:Python, $script:Script) + $Arguments) { $psi.ArgumentList.Add($a) }
+            $psi.RedirectStandardInput = $psi.RedirectStandardOutput = $psi.RedirectStandardError = $true
+            $p = [Diagnostics.Process]::Start($psi)
+            $out = $p.StandardOutput.ReadToEndAsync(); $err = $p.StandardError.ReadToEndAsync()
+            if ($InputText) { $p.StandardInput.Write($InputText) }
+            $p.StandardInput.Close()
+            if (-not $p.WaitForExit(180000)) { $p.Kill($true); throw "FLE's client ran longer than 3 minutes and was killed." }
+            [pscustomobject]@{ Code = $p.ExitCode; Out = $out.Result; Err = $err.Result }
+        }
+
+        $check = try { Invoke-FleClient @('--check') } catch { [pscustomobject]@{ Code = 127; Out = ''; Err = "FLE client unavailable: $($script:Python) could not be started ($_)" } }
+        $script:clientProblem = if ($check.Code -eq 0) { $null } else {
+            $line = @($check.Err -split "`n" | Where-Object { $_ -like 'FLE client unavailable:*' })[0]
+            if ($line) { $line } else { "FLE's client check failed (exit $($check.Code)): $($check.Err)" }
+        }
+
+        function Skip-WithoutClient {
+            if (-not $script:clientProblem) { return $false }
+            if ($env:CI -eq 'true') { throw "$($script:clientProblem) (CI=true: this test is never skipped)" }
+            Set-ItResult -Skipped -Because $script:clientProblem
+            $true
+        }
+
+        function Write-FlePrograms($Db, [object[]] $Ops) {
+            $r = Invoke-FleClient @() (@{ db = $Db; ops = $Ops } | ConvertTo-Json -Depth 10 -Compress)
+            if ($r.Code -ne 0) { throw "FLE's client failed (exit $($r.Code)): $($r.Err)" }
+            , @($r.Out | ConvertFrom-Json)
+        }
+
+        function New-Program([int] $Version, [int] $Process, [int] $Depth, [string] $Code, $Tick, [hashtable] $Extra = @{}) {
+            $p = @{ op = 'program'; version = $Version; process_id = $Process; instance = 0; depth = $Depth; code = $Code
+                state = if ($null -ne $Tick) { @{ tick = $Tick } } else { $null }; version_description = "model:gpt-4o`ntype:iron_plate_throughput`nnum_agents:1"
+                response = "$Depth`: ('ok')"; production_score = 12.5 }
+            foreach ($k in $Extra.Keys) { $p[$k] = $Extra[$k] }
+            $p
+        }
+
+        $dir = New-FleTestDirectory
+        if ($Name -eq 'Sqlite') {
+            $db = @{ type = 'sqlite'; file = (Join-Path $dir '.fle/data.db') }
+            $script:from = @{ Path = $db.file }
+            $refused = New-Program 3 1 3 "print('B2')`0# a NUL" 12   # a NUL in code: Fle refuses it (PostgreSQL could not store it)
+        } else {
+            $pg = New-FleTestPostgresDatabase -Prefix 'fle_cli'
+            $env:PGPASSWORD = $pg.Password
+            # FLE's server in a non-UTC time zone: its TIMESTAMP created_at values are local times.
+            "ALTER DATABASE $($pg.Database) SET timezone TO 'America/New_York';" | & psql -h $pg.Server -p $pg.Port -U $pg.User -d $pg.Database -v ON_ERROR_STOP=1 -q | Out-Null
+            Remove-Item Env:PGPASSWORD
+            $db = @{ type = 'postgres'; host = $pg.Server; port = $pg.Port; dbname = $pg.Database; user = $pg.User; password = $pg.Password }
+            $script:from = @{ ConnectionString = $pg.ConnectionString }
+            $refused = New-Program 3 1 3 "print('B2')" 12 @{ meta_extra = @{ note = "a`0b" } }   # json.dumps writes \u0000: Fle refuses it
+        }
+        $script:rows = $null
+        if (-not $script:clientProblem) {
+            $ops = @(
+                @{ op = 'create_table' }
+                New-Program 3 0 1 "print('A1')" 1 @{ value = '__nan__'; raw_reward = '__inf__'; production_score = '__nan__' }
+                New-Program 3 1 1 "print('B1')" 11
+                New-Program 3 0 3 "print('A2')" 2
+                $refused
+                New-Program 3 0 5 "print('A3')" 3 @{ state = @{ tick = 3; technologies = 3000 } }   # a state over FLE_MAX_STATE_BYTES below
+                New-Program 3 1 5 "print('B3')" 13 @{ error_occurred = $true }
+                New-Program 3 1 7 "print('B4')" 14
+            )
+            $script:rows = Write-FlePrograms $db $ops
+            # B's last row loses its created_at (FLE's update_program on PostgreSQL): B's status comes from B3, which failed.
+            if ($Name -eq 'Sqlite') { & sqlite3 $db.file "UPDATE programs SET created_at = NULL WHERE id = $($rows[6].id)" }
+            else { Write-FlePrograms $db @(@{ op = 'update'; id = $rows[6].id; set = @{ created_at = $null } }) | Out-Null }
+        }
+        function Connect-Target([string] $File) {
+            # A small FLE_MAX_STATE_BYTES: A3's state (3,000 technologies) is over it, a row the database refuses.
+            $env:FLE_MAX_STATE_BYTES = '300000'
+            try { Connect-FleDatabase -Path (Join-Path $dir $File) -PassThru -NoDefault }
+            finally { Remove-Item Env:FLE_MAX_STATE_BYTES }
+        }
+        $script:conn = Connect-Target 'fle.db'
+    }
+    AfterAll { $conn | Disconnect-FleDatabase }
+
+    It '-WhatIf counts what the import then does, refused rows included' {
+        if (Skip-WithoutClient) { return }
+        $w = Import-FleProgramTable @from -Connection $conn -WhatIf -ErrorVariable whatIfErrors -ErrorAction SilentlyContinue
+        $w.WhatIf | Should -BeTrue
+        @(Get-FleTrajectory -Connection $conn).Count | Should -Be 0
+        $r = Import-FleProgramTable @from -Connection $conn -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r.Steps | Should -Be 4
+        $r.SkippedCount | Should -Be 3
+        @($r.SkippedRows | Sort-Object RowId | ForEach-Object { "$($_.RowId):$($_.Reason)" }) |
+            Should -Be @("$($rows[3].id):Rejected", "$($rows[4].id):Rejected", "$($rows[6].id):InvalidTimestamp")
+        foreach ($p in 'Trajectories', 'Steps', 'Checkpoints', 'Bytes', 'SkippedCount') { $w.$p | Should -Be $r.$p -Because $p }
+        @($w.SkippedRows.RowId | Sort-Object) | Should -Be @($r.SkippedRows.RowId | Sort-Object)
+        $whatIfErrors.Count | Should -Be $errs.Count
+        $errs[0].FullyQualifiedErrorId | Should -Be 'FleProgramRowSkipped,Fle.PowerShell.Commands.ImportFleProgramTableCommand'
+    }
+
+    It 'keeps NaN and Infinity as the strings "NaN" and "Infinity", and takes status and end time from the last imported row' {
+        if (Skip-WithoutClient) { return }
+        $a = Get-FleTrajectory -Connection $conn | Where-Object { $_.Metadata.process_id -eq 0 }
+        $s = Get-FleStep -TrajectoryId $a.Id -Connection $conn
+        $s.StepNumber | Should -Be @(1, 2)   # A3 (step 3) was refused
+        $s[0].Metadata.meta.production_score | Should -Be 'NaN'
+        $s[0].Metadata.raw_reward | Should -Be 'Infinity'
+        if ($Name -eq 'Postgres') { $s[0].Metadata.value | Should -Be 'NaN' } else { $s[0].Metadata.value | Should -BeNullOrEmpty }   # SQLite stores a NaN REAL as NULL
+        $b = Get-FleTrajectory -Connection $conn | Where-Object { $_.Metadata.process_id -eq 1 }
+        $bSteps = Get-FleStep -TrajectoryId $b.Id -Connection $conn
+        $bSteps.AgentCode | Should -Be @("print('B1')", "print('B3')")
+        $b.Status | Should -Be 'Failed'
+        $b.EndTime | Should -Be $bSteps[-1].Timestamp
+        # created_at is the moment of FLE's insert, whatever the server's time zone.
+        $bSteps[-1].Timestamp | Should -BeGreaterOrEqual ([DateTime]::UnixEpoch.AddSeconds([math]::Floor($rows[5].t0)))
+        $bSteps[-1].Timestamp | Should -BeLessOrEqual ([DateTime]::UnixEpoch.AddSeconds($rows[5].t1 + 0.01))
+    }
+
+    It 'imports nothing twice' {
+        if (Skip-WithoutClient) { return }
+        $r = Import-FleProgramTable @from -Connection $conn -ErrorAction SilentlyContinue
+        $r.Steps | Should -Be 0
+        $r.Trajectories | Should -Be 0
+        $r.TrajectoriesUpdated | Should -Be 0
+        $r.AlreadyImported | Should -Be 4
+    }
+
+    It 'stops at the first refused row with -ErrorAction Stop, leaving no half trajectory' {
+        if (Skip-WithoutClient) { return }
+        $other = Connect-Target 'stop.db'
+        try {
+            { Import-FleProgramTable @from -Connection $other -ErrorAction Stop } |
+                Should -Throw -ErrorId 'FleProgramRowSkipped,Fle.PowerShell.Commands.ImportFleProgramTableCommand'
+            foreach ($t in @(Get-FleTrajectory -Connection $other)) { $t.StepCount | Should -Be 2 }   # whole runs only (each has 2)
+            $r = Import-FleProgramTable @from -Connection $other -ErrorAction SilentlyContinue
+            ($r.Steps + $r.AlreadyImported) | Should -Be 4
+            @(Get-FleTrajectory -Connection $other | Where-Object Status -eq 'Running').Count | Should -Be 0
+        } finally { $other | Disconnect-FleDatabase }
     }
 }

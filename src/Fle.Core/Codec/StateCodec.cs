@@ -247,6 +247,37 @@ public sealed class StateCodec : IDisposable
         lock (_rootsByFingerprint) _rootsByFingerprint.Clear();
     }
 
+    /// <summary>
+    /// Whether a state this codec just planned decodes from what will be stored (its row, and the new keyframe row if
+    /// any, decompressed on its own or against its root; a delta against its keyframe's content) to exactly
+    /// <paramref name="raw"/>. For an import that checks every state before its commit.
+    /// </summary>
+    internal bool RoundTrips(EncodedState state, byte[] raw)
+    {
+        try
+        {
+            if (state.NewDictionaryData is { } stored)
+            {
+                var content = !IsRooted(stored) ? Zstd.DecompressUpTo(stored, MaxDictionaryInput)
+                    : state.NewDictionaryRoot is { } root && RootedData(root.Content.Length, Fingerprint(root.Content), []).AsSpan().SequenceEqual(stored.AsSpan(0, RootedHeader))
+                        ? Zstd.DecompressUpTo(stored.AsSpan(RootedHeader), MaxDictionaryInput, root.Content) : null;
+                return content is not null && state.Codec == StateCodecKind.Keyframe && state.Data.Length == 0 && content.AsSpan().SequenceEqual(raw);
+            }
+            return state.Codec switch
+            {
+                StateCodecKind.Raw => state.Data.AsSpan().SequenceEqual(raw),
+                StateCodecKind.Zstd => Zstd.Decompress(state.Data, state.RawSize).AsSpan().SequenceEqual(raw),
+                StateCodecKind.ZstdDictionary when state.DictionaryId is { } d && _dictionaries.TryGet(d, out var dict)
+                    => Zstd.Decompress(state.Data, state.RawSize, dict).AsSpan().SequenceEqual(raw),
+                _ => false,
+            };
+        }
+        catch (ZstdFailure)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Decode a stored state to its exact original bytes.</summary>
     internal byte[] Decode(StateCodecKind codec, byte[] data, int rawSize, long? dictionaryId, Func<long, byte[]?> loadDictionaryData)
     {

@@ -12,14 +12,14 @@ public enum FleProgramSkipReason
     /// <summary><c>created_at</c> is null or not a date and time.</summary>
     InvalidTimestamp,
 
-    /// <summary>The step number derived for the row is already taken in the trajectory by another row or step.</summary>
+    /// <summary>The step number derived for the row is already taken in the trajectory by another row or step, or the trajectory was continued in Fle after its import (it is left as it is).</summary>
     StepConflict,
 
-    /// <summary>The target database refused the step (for example a NUL character in the code, or a state over FLE_MAX_STATE_BYTES).</summary>
+    /// <summary>The target database refuses the step (for example a NUL character in the code or a \u0000 escape in meta, or a state over FLE_MAX_STATE_BYTES): found by the write path's own checks, with and without -WhatIf.</summary>
     Rejected,
 }
 
-/// <summary>How the step numbers of one imported run were derived.</summary>
+/// <summary>How the step numbers of one imported run were derived (the scheme its first row chooses).</summary>
 public enum FleStepNumbering
 {
     /// <summary>From <c>depth</c> as the conversation depth (1, 3, 5, ...): step = ((depth - 1) / 2) + 1.</summary>
@@ -28,7 +28,11 @@ public enum FleStepNumbering
     /// <summary>From <c>depth</c> as FLE's create_program stores it, halved (0.5, 1.5, 2.5, ...): step = ((2 * depth - 1) / 2) + 1 = depth + 0.5.</summary>
     HalvedDepth,
 
-    /// <summary>By position: 1, 2, 3, ... in created_at, id order (when neither depth reading gives whole, strictly increasing numbers).</summary>
+    /// <summary>
+    /// By position: 1, 2, 3, ... in created_at, id order (when the run's first row's depth gives no whole number under
+    /// either depth reading). A run numbered by depth continues by position from the first row whose depth gives no whole
+    /// number higher than the previous one (<see cref="FleProgramRun.PositionFromStep"/>).
+    /// </summary>
     Position,
 }
 
@@ -62,13 +66,20 @@ public sealed class FleProgramRun
     /// <summary>Rows of the run in the source (including rows that are skipped).</summary>
     public long Rows { get; init; }
 
+    /// <summary>Rows of the run that the trajectory does not hold yet (0: only its status, end time or metadata change).</summary>
+    public long NewRows { get; init; }
+
+    /// <summary>The scheme of the run's first step numbers (see <see cref="PositionFromStep"/>).</summary>
     public FleStepNumbering StepNumbering { get; init; }
 
-    /// <summary>True when an earlier import created the trajectory (this run only adds the rows it lacks).</summary>
+    /// <summary>The first step numbered by position after the depth scheme stopped giving numbers (a trimmed conversation), or null.</summary>
+    public long? PositionFromStep { get; init; }
+
+    /// <summary>True when an earlier import created the trajectory (this run only adds the rows it lacks and updates its record).</summary>
     public bool Exists { get; init; }
 
     public override string ToString() =>
-        $"trajectory '{TrajectoryId}' (task {TaskId}, version {Version ?? "null"}, process {ProcessId ?? "null"}, instance {Instance ?? "null"}, {Rows} rows)";
+        $"trajectory '{TrajectoryId}' (task {TaskId}, version {Version ?? "null"}, process {ProcessId ?? "null"}, instance {Instance ?? "null"}, {Rows} rows, {NewRows} new)";
 }
 
 /// <summary>Progress of an import, reported per row.</summary>
@@ -109,10 +120,10 @@ public sealed class FleProgramImportResult
     /// <summary>Trajectories created.</summary>
     public int Trajectories { get; init; }
 
-    /// <summary>Trajectories that existed (an earlier import) and received new steps.</summary>
+    /// <summary>Trajectories that existed (an earlier import) and received new steps, or whose status, end time or metadata were brought up to date.</summary>
     public int TrajectoriesUpdated { get; init; }
 
-    /// <summary>Steps written (with or without a game state).</summary>
+    /// <summary>Steps written (with or without a game state); with -WhatIf, the steps the import would write (the same rows pass the same checks).</summary>
     public long Steps { get; init; }
 
     /// <summary>Steps written with a game state.</summary>

@@ -25,7 +25,7 @@ internal abstract class ProgramTableSource : IAsyncDisposable
 
     private static readonly string[] Required = ["id", "code"];
 
-    // Ordinals in the full read (ReadCommand); the scan (ScanCommand) has the first six.
+    // Ordinals in the full read (FetchAsync).
     internal const int Id = 0, Version = 1, Instance = 2, Meta = 3, Depth = 4, CreatedAt = 5, Code = 6, Response = 7, State = 8,
         Conversation = 9, Value = 10, Visits = 11, ParentId = 12, CompletionTokens = 13, PromptTokens = 14, TotalTokens = 15,
         HoldoutValue = 16, RawReward = 17, VersionDescription = 18, Model = 19, Achievements = 20, Advantage = 21, Ticks = 22,
@@ -102,46 +102,63 @@ internal abstract class ProgramTableSource : IAsyncDisposable
         return cmd;
     }
 
-    /// <summary>Row count, largest id, and the fingerprint of the table (its first row: id and created_at).</summary>
-    public async Task<(long Count, long MaxId, string Fingerprint)> SurveyAsync(CancellationToken ct)
+    /// <summary>Row count and largest id (rows written after this are left for the next import).</summary>
+    public async Task<(long Count, long MaxId)> SurveyAsync(CancellationToken ct)
     {
-        long count, maxId;
-        await using (var cmd = Command("SELECT COUNT(*), MAX(id) FROM programs"))
-        await using (var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
-        {
-            await r.ReadAsync(ct).ConfigureAwait(false);
-            count = Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture);
-            maxId = r.IsDBNull(1) ? 0 : Convert.ToInt64(r.GetValue(1), CultureInfo.InvariantCulture);
-        }
-        var fingerprint = "empty";
-        await using (var cmd = Command($"SELECT id, {Col("created_at")} FROM programs ORDER BY id LIMIT 1"))
-        await using (var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
-        {
-            if (await r.ReadAsync(ct).ConfigureAwait(false))
-            {
-                var first = Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture);
-                var at = ReadTime(r, 1);
-                fingerprint = $"{first.ToString(CultureInfo.InvariantCulture)}@{(at is { } t ? t.ToString("O", CultureInfo.InvariantCulture) : "null")}";
-            }
-        }
-        return (count, maxId, fingerprint);
+        await using var cmd = Command("SELECT COUNT(*), MAX(id) FROM programs");
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await r.ReadAsync(ct).ConfigureAwait(false);
+        return (Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), r.IsDBNull(1) ? 0 : Convert.ToInt64(r.GetValue(1), CultureInfo.InvariantCulture));
     }
 
-    /// <summary>First pass: the columns that decide runs and step numbers, in run then step order.</summary>
+    // Ordinals in the scan (ScanAsync).
+    internal const int ScanId = 0, ScanVersion = 1, ScanInstance = 2, ScanMeta = 3, ScanDepth = 4, ScanCreatedAt = 5, ScanDescription = 6, ScanModel = 7;
+
+    /// <summary>First pass: the small columns that decide runs, their identity and their step numbers, in run then step order.</summary>
     public async Task<DbDataReader> ScanAsync(long maxId, CancellationToken ct)
     {
-        var cmd = Command($"SELECT id, {Col("version")}, {Col("instance")}, {Col("meta")}, {Col("depth")}, {Col("created_at")} " +
+        _scan ??= Command($"SELECT id, {Col("version")}, {Col("instance")}, {Col("meta")}, {Col("depth")}, {Col("created_at")}, " +
+                          $"{Col("version_description")}, {Col("model")} " +
                           $"FROM programs WHERE id <= {maxId.ToString(CultureInfo.InvariantCulture)} ORDER BY {OrderBy}");
-        return await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
+        return await _scan.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Second pass: every column, same order, one row at a time (SequentialAccess: read the columns in order).</summary>
-    public async Task<DbDataReader> ReadAsync(long maxId, CancellationToken ct)
+    /// <summary>
+    /// Second pass, for one run: every column of the rows with these ids, ordered by created_at, id (the order of the run
+    /// within the scan), one row at a time (SequentialAccess: read the columns in order). One command, prepared once.
+    /// </summary>
+    public async Task<DbDataReader> FetchAsync(IReadOnlyList<long> ids, CancellationToken ct)
     {
-        var cols = KnownColumns.Select(c => c == "id" ? "id" : Col(c));
-        var cmd = Command($"SELECT {string.Join(", ", cols)} FROM programs WHERE id <= {maxId.ToString(CultureInfo.InvariantCulture)} ORDER BY {OrderBy}");
-        return await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
+        if (_fetch is null)
+        {
+            var cols = KnownColumns.Select(c => c == "id" ? "id" : Col(c));
+            var order = string.Join(", ", new[] { "created_at" }.Where(_columns.Contains).Append("id"));
+            _fetch = Command($"SELECT {string.Join(", ", cols)} FROM programs WHERE {IdsCondition} ORDER BY {order}");
+        }
+        _fetch.Parameters.Clear();
+        AddIds(_fetch, ids);
+        return await _fetch.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
     }
+
+    private DbCommand? _scan, _fetch;
+
+    /// <summary>id and created_at of the rows with these ids (to tell whether a trajectory imported earlier holds them).</summary>
+    public async Task<Dictionary<long, DateTime?>> ReadTimesAsync(IReadOnlyList<long> ids, CancellationToken ct)
+    {
+        var result = new Dictionary<long, DateTime?>();
+        if (ids.Count == 0) return result;
+        await using var cmd = Command($"SELECT id, {Col("created_at")} FROM programs WHERE {IdsCondition}");
+        AddIds(cmd, ids);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+            result[Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture)] = ReadTime(r, 1);
+        return result;
+    }
+
+    /// <summary>The WHERE condition that selects rows by a list of ids (one parameter, @ids: <see cref="AddIds"/>).</summary>
+    protected abstract string IdsCondition { get; }
+
+    protected abstract void AddIds(DbCommand cmd, IReadOnlyList<long> ids);
 
     /// <summary>created_at as UTC, or null when it is null or not a date.</summary>
     public abstract DateTime? ReadTime(DbDataReader r, int ordinal);
@@ -149,11 +166,17 @@ internal abstract class ProgramTableSource : IAsyncDisposable
     /// <summary>state_json as its exact bytes, or null.</summary>
     public abstract byte[]? ReadState(DbDataReader r, int ordinal);
 
+    /// <summary>An exception of the provider while reading the source (to be translated), not Fle's own or a cancellation.</summary>
+    public static bool IsReadFailure(Exception e)
+        => e is not FleException && e is not OperationCanceledException && e is DbException or InvalidCastException or IOException;
+
     /// <summary>A provider error while reading the source, as a FleException.</summary>
     public abstract FleException Translate(Exception e);
 
     public async ValueTask DisposeAsync()
     {
+        if (_scan is not null) await _scan.DisposeAsync().ConfigureAwait(false);
+        if (_fetch is not null) await _fetch.DisposeAsync().ConfigureAwait(false);
         await Connection.DisposeAsync().ConfigureAwait(false);
         GC.SuppressFinalize(this);
     }
@@ -186,6 +209,11 @@ internal sealed class SqliteSource : ProgramTableSource
         await using var cmd = Command("SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name = 'programs'");
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture) > 0;
     }
+
+    protected override string IdsCondition => "id IN (SELECT value FROM json_each(@ids))";
+
+    protected override void AddIds(DbCommand cmd, IReadOnlyList<long> ids)
+        => ((SqliteCommand)cmd).Parameters.AddWithValue("@ids", "[" + string.Join(",", ids.Select(i => i.ToString(CultureInfo.InvariantCulture))) + "]");
 
     // The exact bytes of the state, whatever SQLite's text encoding and even when not valid UTF-8.
     protected override string Expression(string column) => column == "state_json" ? "CAST(state_json AS BLOB)" : column;
@@ -244,6 +272,11 @@ internal sealed class PostgresSource : ProgramTableSource
         await using var cmd = Command("SELECT to_regclass('programs') IS NOT NULL");
         return (bool)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
     }
+
+    protected override string IdsCondition => "id = ANY(@ids)";
+
+    protected override void AddIds(DbCommand cmd, IReadOnlyList<long> ids)
+        => ((NpgsqlCommand)cmd).Parameters.Add(new NpgsqlParameter<long[]>("ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bigint) { TypedValue = ids.ToArray() });
 
     protected override string Expression(string column) => column switch
     {

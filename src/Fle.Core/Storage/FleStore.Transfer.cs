@@ -203,13 +203,16 @@ internal sealed class TrajectoryImport : IDisposable
     private ImportFeed? _started;
     private int _attempts;
 
-    private TrajectoryImport(FleSettings settings, FleExportRecord record, string meta, FleConflictAction onConflict, IProgress<FleProgress>? progress)
+    private TrajectoryImport(FleSettings settings, FleExportRecord record, string meta, FleConflictAction onConflict, IProgress<FleProgress>? progress,
+        bool append = false, Func<TrajectoryRecordUpdate?>? finish = null)
     {
         Settings = settings;
         Record = record;
         MetadataJson = meta;
         OnConflict = onConflict;
         Progress = progress;
+        Append = append;
+        Finish = finish;
     }
 
     /// <summary>Check the record's own fields and prepare its import into a database with these settings.</summary>
@@ -219,6 +222,21 @@ internal sealed class TrajectoryImport : IDisposable
         FleIds.Validate(record.Id);
         FleIds.Validate(record.TaskId, "task id");
         return new TrajectoryImport(target, record, FleJson.NormalizeObject(record.MetadataJson), onConflict, progress);
+    }
+
+    /// <summary>
+    /// An import of one run of FLE's programs table (Import-FleProgramTable): a new trajectory (its id taken meanwhile is
+    /// FleImportConflict), or with <paramref name="append"/> new steps of the existing one. Its steps come checked with
+    /// <see cref="CheckStep"/> (a row that fails is skipped, not the run); <paramref name="finish"/> gives the final
+    /// status, end time and metadata before the commit (null: write nothing).
+    /// </summary>
+    public static TrajectoryImport ForProgramRun(FleSettings target, FleExportRecord record, bool append, Func<TrajectoryRecordUpdate?> finish)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(finish);
+        FleIds.Validate(record.Id);
+        FleIds.Validate(record.TaskId, "task id");
+        return new TrajectoryImport(target, record, FleJson.NormalizeObject(record.MetadataJson), FleConflictAction.Error, null, append, finish);
     }
 
     public static FleException Conflict(string location, string id) => new(FleErrorIds.ImportConflict, FleErrorKind.AlreadyExists,
@@ -231,6 +249,17 @@ internal sealed class TrajectoryImport : IDisposable
     public string MetadataJson { get; }
     public FleConflictAction OnConflict { get; }
     public IProgress<FleProgress>? Progress { get; }
+
+    /// <summary>The trajectory exists: its record is kept (no conflict handling) and the steps are added to it.</summary>
+    public bool Append { get; }
+
+    /// <summary>
+    /// Called by the writer after the last step was read, before the commit: the trajectory's final status, end time and
+    /// metadata (written in the same transaction), or null to roll the import back (nothing of it could be imported).
+    /// Set only for program-table runs, whose steps were checked with <see cref="CheckStep"/> before they came, and whose
+    /// states are decoded back and compared before the commit (<see cref="ImportFeed"/>).
+    /// </summary>
+    public Func<TrajectoryRecordUpdate?>? Finish { get; }
 
     /// <summary>
     /// A codec private to this import (one per attempt): it encodes the states of a record without a stored form
@@ -274,19 +303,44 @@ internal sealed class TrajectoryImport : IDisposable
         Steps = States = Bytes = 0;
     }
 
-    /// <summary>Check a step before it is written (the same rules as Save-FleStep); returns its normalised metadata.</summary>
+    /// <summary>
+    /// Check a step before it is written (the same rules as Save-FleStep); returns its normalised metadata. A program-table
+    /// run's steps were checked by its reader with <see cref="CheckStep"/> already (their metadata is normalised): they pass.
+    /// </summary>
     public string Validate(long stepNumber, string? agentCode, string? feedback, string? metadataJson, long? stateBytes)
+        => Finish is not null ? metadataJson ?? "{}" : CheckStep(Settings, Record.Id, stepNumber, agentCode, feedback, metadataJson, stateBytes);
+
+    /// <summary>
+    /// The checks every imported step passes before it is written (the same rules as Save-FleStep): a non-negative step
+    /// number, text PostgreSQL can store, metadata that is a JSON object (returned normalised), a state within
+    /// FLE_MAX_STATE_BYTES. Import-FleProgramTable runs it on each row, with and without -WhatIf, and skips a row it refuses.
+    /// </summary>
+    public static string CheckStep(FleSettings settings, string trajectoryId, long stepNumber, string? agentCode, string? feedback, string? metadataJson, long? stateBytes)
     {
         if (stepNumber < 0)
-            throw FleException.InvalidArgument($"Step {stepNumber} of trajectory '{Record.Id}' has a negative step number.", Record.Id, FleErrorIds.InvalidStepNumber);
+            throw FleException.InvalidArgument($"Step {stepNumber} of trajectory '{trajectoryId}' has a negative step number.", trajectoryId, FleErrorIds.InvalidStepNumber);
         FleText.Validate(agentCode, "agent code");
         FleText.Validate(feedback, "environment feedback");
         var meta = FleJson.NormalizeObject(metadataJson, "step metadata");
-        if (stateBytes is { } n && n > Settings.MaxStateBytes)
+        if (stateBytes is { } n && n > settings.MaxStateBytes)
             throw new FleException(FleErrorIds.StateTooLarge, FleErrorKind.InvalidArgument,
-                $"Step {stepNumber} of trajectory '{Record.Id}' has a game state of {n:N0} bytes; the limit is {Settings.MaxStateBytes:N0} bytes (FLE_MAX_STATE_BYTES).",
-                target: Record.Id);
+                $"Step {stepNumber} of trajectory '{trajectoryId}' has a game state of {n:N0} bytes; the limit is {settings.MaxStateBytes:N0} bytes (FLE_MAX_STATE_BYTES).",
+                target: trajectoryId);
         return meta;
+    }
+
+    /// <summary>
+    /// Before the commit: write the record <see cref="Finish"/> gives (in the import's transaction). False when it gives
+    /// none: the caller rolls back and writes nothing.
+    /// </summary>
+    public async Task<bool> FinishAsync(FleStore store, System.Data.Common.DbConnection conn, System.Data.Common.DbTransaction tx, CancellationToken ct)
+    {
+        if (Finish is null) return true;
+        if (Finish() is not { } record) return false;
+        await using var update = FleStore.Command(conn, store.UpdateRecordSql, tx);
+        store.AddRecordParameters(update, Record.Id, record with { MetadataJson = FleJson.NormalizeObject(record.MetadataJson) });
+        await update.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        return true;
     }
 
     public void Counted(long? stateBytes)

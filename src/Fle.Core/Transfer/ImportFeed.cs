@@ -53,7 +53,11 @@ internal sealed class ImportStep : ImportItem
 /// fails the trajectory (nothing of it is committed) instead of being copied blindly. Decoding costs a fraction of
 /// the encoding it replaces.
 /// </para>
-/// <para>Any other record (an export file, records built in memory) is encoded with the import's private codec.</para>
+/// <para>
+/// Any other record (an export file, records built in memory) is encoded with the import's private codec; a run of
+/// FLE's programs table (Import-FleProgramTable) also has each state it encodes decoded back from the rows it is written
+/// with and compared, byte for byte, before the commit.
+/// </para>
 /// </summary>
 internal sealed class ImportFeed : IAsyncDisposable
 {
@@ -146,6 +150,14 @@ internal sealed class ImportFeed : IAsyncDisposable
             else
             {
                 var enc = im.Codec.Encode(rec.Id, raw, () => null);
+                if (im.Finish is not null && !im.Codec.RoundTrips(enc, raw))
+                {
+                    // A program-table run checks every state before its commit, as a store-to-store copy does.
+                    StateCodec.Abandoned(enc);
+                    throw new FleException(FleErrorIds.CorruptState, FleErrorKind.InvalidData,
+                        $"The game state of step {s.StepNumber} of trajectory '{rec.Id}' does not decode back to the bytes it was encoded from; nothing of the trajectory was imported.",
+                        target: rec.Id);
+                }
                 var key = enc.DictionaryId;
                 var stateTs = s.StateTimestamp ?? s.Timestamp;
                 if (enc.NewDictionaryData is { } dd)

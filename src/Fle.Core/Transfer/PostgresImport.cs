@@ -36,7 +36,14 @@ internal static class PostgresImport
         var rec = im.Record;
         await using var tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
         var replaced = false;
-        if (!await InsertTrajectoryAsync(conn, tx, im, ct).ConfigureAwait(false))
+        if (im.Append)
+        {
+            // Lock the trajectory's row: a delete waits for this import instead of removing what it adds to.
+            await using var lockRow = new NpgsqlCommand("SELECT 1 FROM trajectories WHERE id = @id FOR UPDATE", conn, tx);
+            lockRow.Parameters.AddWithValue("id", rec.Id);
+            if (await lockRow.ExecuteScalarAsync(ct).ConfigureAwait(false) is null) throw FleException.TrajectoryNotFound(rec.Id);
+        }
+        else if (!await InsertTrajectoryAsync(conn, tx, im, ct).ConfigureAwait(false))
         {
             switch (im.OnConflict)
             {
@@ -125,6 +132,8 @@ internal static class PostgresImport
             }
         }
         ct.ThrowIfCancellationRequested();
+        if (!await im.FinishAsync(store, conn, tx, ct).ConfigureAwait(false))
+            return new FleImportItemResult(rec.Id, FleImportOutcome.Skipped, 0, 0, 0); // nothing to import: rolled back
         await tx.CommitAsync(CancellationToken.None).ConfigureAwait(false);
         return im.Result(replaced);
     }

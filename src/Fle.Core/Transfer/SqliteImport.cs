@@ -17,7 +17,9 @@ internal static class SqliteImport
         await using (var exists = FleStore.Command(conn, "SELECT 1 FROM trajectories WHERE id = @id", tx))
         {
             FleStore.Param(exists, "@id", rec.Id);
-            if (await exists.ExecuteScalarAsync(ct).ConfigureAwait(false) is not null)
+            var found = await exists.ExecuteScalarAsync(ct).ConfigureAwait(false) is not null;
+            if (im.Append && !found) throw FleException.TrajectoryNotFound(rec.Id);
+            if (found && !im.Append)
             {
                 switch (im.OnConflict)
                 {
@@ -39,6 +41,7 @@ internal static class SqliteImport
             }
         }
 
+        if (!im.Append)
         await using (var t = FleStore.Command(conn,
             "INSERT INTO trajectories (id, task_id, start_time, end_time, status, metadata) VALUES (@id, @task, @start, @end, @status, @meta)", tx))
         {
@@ -102,6 +105,8 @@ internal static class SqliteImport
             }
         }
         ct.ThrowIfCancellationRequested();
+        if (!await im.FinishAsync(store, conn, tx, ct).ConfigureAwait(false))
+            return new FleImportItemResult(rec.Id, FleImportOutcome.Skipped, 0, 0, 0); // nothing to import: rolled back
         await tx.CommitAsync(CancellationToken.None).ConfigureAwait(false);
         return im.Result(replaced);
     }

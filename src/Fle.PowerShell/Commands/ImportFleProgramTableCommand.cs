@@ -137,9 +137,12 @@ public sealed class ImportFleProgramTableCommand : FleCmdlet
 
     private FleImportDecision DecideRun(FleProgramRun run)
     {
-        var action = run.Exists ? "Import the new rows into the existing trajectory" : "Import as a new trajectory";
+        var action = !run.Exists ? $"Import {run.NewRows} rows as a new trajectory"
+            : run.NewRows > 0 ? $"Import {run.NewRows} new rows into the existing trajectory"
+            : "Update the status, end time and metadata of the existing trajectory";
+        var numbering = run.PositionFromStep is { } p ? $"{run.StepNumbering}, by position from step {p}" : run.StepNumbering.ToString();
         var description = $"{action}: FLE run version {run.Version ?? "null"}, process {run.ProcessId ?? "null"}, instance {run.Instance ?? "null"} " +
-                          $"(task {run.TaskId}, {run.Rows} rows, steps by {run.StepNumbering}) → trajectory '{run.TrajectoryId}'.";
+                          $"(task {run.TaskId}, {run.Rows} rows, steps by {numbering}) → trajectory '{run.TrajectoryId}'.";
         if (ShouldProcess(description, $"Import FLE run version {run.Version ?? "null"}, process {run.ProcessId ?? "null"}, instance {run.Instance ?? "null"}?",
                 "Import-FleProgramTable", out var reason))
             return FleImportDecision.Import;

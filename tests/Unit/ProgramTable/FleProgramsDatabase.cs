@@ -130,13 +130,7 @@ public abstract class FleProgramsDatabase : IAsyncDisposable
     public abstract Task ExecAsync(string sql);
 
     /// <summary>A new, empty Fle database of the given backend (a SQLite file in the folder, or a fresh PostgreSQL database).</summary>
-    public async Task<FleStore> NewTargetAsync(FleBackend backend, string name = "target")
-    {
-        var overrides = new FleSettingsOverrides { WorkingDirectory = Folder, Environment = new Dictionary<string, string?>() };
-        if (backend == FleBackend.Sqlite) overrides.SqlitePath = Path.Combine(Folder, name + ".db");
-        else overrides.ConnectionString = await PostgresTestServer.CreateDatabaseAsync("fle_tgt");
-        return await FleStore.OpenAsync(FleSettingsResolver.Resolve(overrides));
-    }
+    public Task<FleStore> NewTargetAsync(FleBackend backend, string name = "target") => TestTargets.NewAsync(Folder, backend, name);
 
     public virtual ValueTask DisposeAsync()
     {

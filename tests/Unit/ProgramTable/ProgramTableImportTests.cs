@@ -10,7 +10,7 @@ namespace Fle.Tests.ProgramTable;
 
 /// <summary>One FLE run of the scenario and the step number each of its rows must get.</summary>
 public sealed record ExpectedRun(string TaskId, int Version, object ProcessId, int Instance, FleTrajectoryStatus Status, FleStepNumbering Numbering,
-    string? Model, string? SweepId, (ProgramRow Row, long Step)[] Steps);
+    string? Model, string? SweepId, (ProgramRow Row, long Step)[] Steps, long? PositionFromStep = null);
 
 /// <summary>
 /// Builds FLE databases with realistic and malformed rows, imports them, and checks every mapped field.
@@ -54,7 +54,7 @@ public sealed class FleProgramScenario
             ConversationNotJson,
             Step(3, FleSamples.IronDescription, FleSamples.Meta(1, error: true), -1, 5, 150, 3, FleSamples.State(13), response: "Error: AssertionError('drill not working')"),
         };
-        // Runs C and D: version 4, two agents (instance 0 and 1); agent 0's depth repeats (a trimmed conversation) → numbered by position.
+        // Runs C and D: version 4, two agents (instance 0 and 1); agent 0's depth repeats (a trimmed conversation) → by position from there.
         var c = new[]
         {
             Step(4, FleSamples.OpenPlayDescription, FleSamples.Meta(0, model: "claude-3-5-sonnet", sweep: "sweep-42"), 0, 0.5, 200, 1, FleSamples.State(21, 2), "claude-3-5-sonnet"),
@@ -90,7 +90,7 @@ public sealed class FleProgramScenario
 
         Runs.Add(new("iron_plate_throughput", 3, 0L, -1, FleTrajectoryStatus.Completed, FleStepNumbering.HalvedDepth, "gpt-4o", null, [(a[0], 1), (a[1], 2), (a[2], 3), (a[3], 4)]));
         Runs.Add(new("iron_plate_throughput", 3, 1L, -1, FleTrajectoryStatus.Failed, FleStepNumbering.Depth, "gpt-4o", null, [(b[0], 1), (b[1], 2), (b[2], 3)]));
-        Runs.Add(new("open_play", 4, 0L, 0, FleTrajectoryStatus.Completed, FleStepNumbering.Position, "claude-3-5-sonnet", "sweep-42", [(c[0], 1), (c[1], 2), (c[2], 3)]));
+        Runs.Add(new("open_play", 4, 0L, 0, FleTrajectoryStatus.Completed, FleStepNumbering.HalvedDepth, "claude-3-5-sonnet", "sweep-42", [(c[0], 1), (c[1], 2), (c[2], 3)], PositionFromStep: 2));
         Runs.Add(new("open_play", 4, 0L, 1, FleTrajectoryStatus.Completed, FleStepNumbering.HalvedDepth, "claude-3-5-sonnet", "sweep-42", [(d[0], 1), (d[1], 2)]));
         Runs.Add(new(FleProgramTableImporter.UnknownTask, 5, "7", -1, FleTrajectoryStatus.Completed, FleStepNumbering.Position, "gpt-4o-mini", null, [(e[0], 1)]));
     }
@@ -127,7 +127,10 @@ public sealed class FleProgramScenario
             var from = Assert.IsType<Dictionary<string, object?>>(t.Metadata["imported_from"]);
             Assert.Equal("fle-programs", from["format"]);
             Assert.Equal(run.Numbering.ToString(), from["step_numbering"]);
+            Assert.Equal(run.PositionFromStep, from.TryGetValue("position_from_step", out var p) ? (long?)p : null);
             Assert.Equal(first.Id, from["first_program_id"]);
+            Assert.Equal((long)run.Steps.Length, from["rows"]);
+            Assert.Equal(FleProgramTableImporter.TrajectoryId($"{run.Version}|{(run.ProcessId is string ps ? $"\"{ps}\"" : run.ProcessId)}|{run.Instance}", first.Id, first.CreatedAt!.Value), t.Id);
 
             var steps = await FleStore.ToListAsync(target.GetStepsAsync(t.Id, default, includeGameState: true));
             Assert.Equal(run.Steps.Select(s => s.Step), steps.Select(s => s.StepNumber));
@@ -311,7 +314,7 @@ public sealed class ProgramTableImportTests
         Assert.Equal(scenario.StateBytes, r.Bytes);
         Assert.Equal(scenario.Bad.Count, r.SkippedCount);
         Assert.Equal(scenario.Runs.Count, asked.Count);
-        Assert.Contains(asked, a => a.TaskId == "open_play" && a.StepNumbering == FleStepNumbering.Position && a.Rows == 3 && !a.Exists);
+        Assert.Contains(asked, a => a.TaskId == "open_play" && a.StepNumbering == FleStepNumbering.HalvedDepth && a.PositionFromStep == 2 && a.Rows == 3 && a.NewRows == 3 && !a.Exists);
         Assert.Empty(await target.GetAllTrajectoriesAsync());
     }
 
@@ -466,12 +469,18 @@ public sealed class ProgramTableImportTests
     }
 
     [Fact]
-    public async Task An_interrupted_import_is_completed_by_the_next_one()
+    public Task An_interrupted_import_leaves_no_half_trajectory_and_the_next_one_completes_it() => InterruptedAsync(FleBackend.Sqlite);
+
+    [PostgresFact]
+    public Task An_interrupted_import_into_postgres_leaves_no_half_trajectory() => InterruptedAsync(FleBackend.Postgres);
+
+    private static async Task InterruptedAsync(FleBackend backend)
     {
+        // One transaction per run (the bulk import path): a run is written whole or not at all.
         await using var db = SqliteProgramsDatabase.Create();
         var scenario = new FleProgramScenario();
         await scenario.BuildAsync(db);
-        await using var target = await db.NewTargetAsync(FleBackend.Sqlite);
+        await using var target = await db.NewTargetAsync(backend);
         using var cts = new CancellationTokenSource();
         var options = new FleProgramImportOptions
         {
@@ -479,10 +488,19 @@ public sealed class ProgramTableImportTests
             Progress = new CancelAt(cts, steps: 5),
         };
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => FleProgramTableImporter.ImportAsync(target, options, cts.Token));
-        Assert.Contains(await target.GetAllTrajectoriesAsync(), t => t.Status == FleTrajectoryStatus.Running);
+        var partial = await target.GetAllTrajectoriesAsync();
+        Assert.True(partial.Count < scenario.Runs.Count, "the import was stopped before the last run");
+        foreach (var t in partial)
+        {
+            var run = Assert.Single(scenario.Runs, r => Equals(t.Metadata["version"], (long)r.Version) && Equals(t.Metadata["process_id"], r.ProcessId)
+                                                        && Equals(t.Metadata["instance"], (long)r.Instance));
+            Assert.Equal(run.Steps.Length, t.StepCount);
+            Assert.Equal(run.Status, t.Status);
+        }
 
         var r = await FleProgramTableImporter.ImportAsync(target, Options(db));
         Assert.Equal(scenario.StepCount, r.Steps + r.AlreadyImported);
+        Assert.Equal(partial.Sum(t => t.StepCount), r.AlreadyImported);
         await scenario.VerifyAsync(target); // statuses and end times included
     }
 
@@ -532,7 +550,12 @@ public sealed class ProgramTableImportTests
     {
         // RFC 9562 appendix A.4: the DNS name-space and www.example.com.
         Assert.Equal("2ed6657d-e927-568b-95e1-2665a8aea6a2", FleProgramTableImporter.NameUuid(new Guid("6ba7b810-9dad-11d1-80b4-00c04fd430c8"), "www.example.com"));
-        Assert.Equal(FleProgramTableImporter.TrajectoryId("1@x", "3|0|-1"), FleProgramTableImporter.TrajectoryId("1@x", "3|0|-1"));
-        Assert.NotEqual(FleProgramTableImporter.TrajectoryId("1@x", "3|0|-1"), FleProgramTableImporter.TrajectoryId("1@x", "3|1|-1"));
+        var at = new DateTime(2025, 3, 1, 9, 0, 0, DateTimeKind.Utc);
+        Assert.Equal(FleProgramTableImporter.TrajectoryId("3|0|-1", 1, at), FleProgramTableImporter.TrajectoryId("3|0|-1", 1, at));
+        Assert.NotEqual(FleProgramTableImporter.TrajectoryId("3|0|-1", 1, at), FleProgramTableImporter.TrajectoryId("3|1|-1", 1, at));
+        Assert.NotEqual(FleProgramTableImporter.TrajectoryId("3|0|-1", 1, at), FleProgramTableImporter.TrajectoryId("3|0|-1", 2, at));
+        Assert.NotEqual(FleProgramTableImporter.TrajectoryId("3|0|-1", 1, at), FleProgramTableImporter.TrajectoryId("3|0|-1", 1, at.AddSeconds(1)));
+        // The scheme of earlier releases: kept so that their trajectories can be recognised (and tested).
+        Assert.NotEqual(FleProgramTableImporter.LegacyTrajectoryId("1@x", "3|0|-1"), FleProgramTableImporter.TrajectoryId("3|0|-1", 1, at));
     }
 }
