@@ -167,10 +167,19 @@ for (`$i = 0; `$i -lt 100000; `$i++) {
             $live.Message | Should -Match "in use by process $($first.Id)"
         } finally { & kill -KILL $first.Id; $first.WaitForExit(30000) | Out-Null }
 
-        $second = Start-BigWalWriter second "$db.second"
+        # A reader (the real sqlite3) keeps a snapshot open from before the second writer's steps, so no checkpoint can
+        # copy them into the file: when the writer is killed, its steps are in the WAL only, whatever the timing.
+        $psi = [System.Diagnostics.ProcessStartInfo]::new((Get-Command sqlite3).Source, $db)
+        $psi.RedirectStandardInput = $true; $psi.RedirectStandardOutput = $true
+        $reader = [System.Diagnostics.Process]::Start($psi)
         try {
-            Wait-FleFileLine -Path $second.OutFile -Pattern '^big$' -Process $second | Should -BeTrue
-        } finally { & kill -KILL $second.Id; $second.WaitForExit(30000) | Out-Null }
+            $reader.StandardInput.WriteLine('BEGIN; SELECT COUNT(*) FROM steps;'); $reader.StandardInput.Flush()
+            $null = $reader.StandardOutput.ReadLine()    # the snapshot is taken
+            $second = Start-BigWalWriter second "$db.second"
+            try {
+                Wait-FleFileLine -Path $second.OutFile -Pattern '^big$' -Process $second | Should -BeTrue
+            } finally { & kill -KILL $second.Id; $second.WaitForExit(30000) | Out-Null }
+        } finally { & kill -KILL $reader.Id; $reader.WaitForExit(30000) | Out-Null }
         (Get-Item "$db-wal").Length | Should -BeGreaterThan 4MB -Because 'the killed writer left its WAL'
         $env:SQLITE_DB_FILE = $db
         try { $left = Test-FleDatabase -WarningVariable warned -WarningAction SilentlyContinue | Where-Object Check -EQ 'Wal' } finally { Remove-Item Env:SQLITE_DB_FILE }
