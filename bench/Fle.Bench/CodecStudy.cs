@@ -44,10 +44,10 @@ public static class CodecStudy
         Add(Keyframed("zstd-dict L3, renewal rule, keyframe L9", states, raw, 3, 9, new RenewalPolicy()));
         if (!quick) Add(Keyframed("zstd-dict L6, renewal rule, keyframe L19", states, raw, 6, 19, new RenewalPolicy()));
         Add(Keyframed("zstd-dict L3, renewal, keyframes vs root", states, raw, 3, 9, new RenewalPolicy(), rooted: true));
-        Add(Keyframed("zstd-dict L3, rooted L9, greedy 0.5", states, raw, 3, 9, new EnginePolicy(), rooted: true));
-        Add(Keyframed("zstd-dict L3, rooted L3, greedy 0.5 (ENGINE)", states, raw, 3, 3, new EnginePolicy(), rooted: true));
-        Add(Keyframed("zstd-dict L1, rooted L1, greedy 0.5", states, raw, 1, 1, new EnginePolicy(), rooted: true));
-        Add(Keyframed("zstd-dict L1, rooted L3, greedy 0.5", states, raw, 1, 3, new EnginePolicy(), rooted: true));
+        Add(Keyframed("zstd-dict L3, rooted L9, greedy 0.5", states, raw, 3, 9, new HalfKeyframePolicy(), rooted: true));
+        Add(Keyframed("zstd-dict L3, rooted L3, greedy 0.5", states, raw, 3, 3, new HalfKeyframePolicy(), rooted: true));
+        Add(Keyframed("zstd-dict L1, rooted L1, greedy 0.5", states, raw, 1, 1, new HalfKeyframePolicy(), rooted: true));
+        Add(Keyframed("zstd-dict L1, rooted L3, greedy 0.5", states, raw, 1, 3, new HalfKeyframePolicy(), rooted: true));
         foreach (var f in quick ? new[] { 0.3, 0.7 } : new[] { 0.3, 0.7, 0.9 })
             Add(Keyframed($"zstd-dict L3, rooted, greedy {f}", states, raw, 3, 9, new GreedyPolicy(f), rooted: true));
         return results;
@@ -118,12 +118,12 @@ public static class CodecStudy
         public void Accept(int delta) { _segmentBytes += delta; _count++; _recent = _recent < 0 ? delta : 0.875 * _recent + 0.125 * delta; }
     }
 
-    /// <summary>The engine's policy (Fle.Core.Codec.KeyframePolicy).</summary>
-    public sealed class EnginePolicy : IKeyframePolicy
+    /// <summary>The engine's restart rule before issue 15: a delta over half the last keyframe (or a quarter of the state). The engine's own policy is KeyframeStudy's.</summary>
+    public sealed class HalfKeyframePolicy : IKeyframePolicy
     {
-        private readonly Fle.Core.Codec.KeyframePolicy _p = new();
-        public void Reset(long keyframeCost, int firstDelta) => _p.Reset(keyframeCost);
-        public bool ShouldRestart(int delta, int rawSize) => _p.ShouldRestart(delta, rawSize);
+        private long _k;
+        public void Reset(long keyframeCost, int firstDelta) => _k = Math.Max(1, keyframeCost);
+        public bool ShouldRestart(int delta, int rawSize) => delta > 256 && (delta > 0.5 * _k || delta > rawSize / 4);
         public void Accept(int delta) { }
     }
 

@@ -38,6 +38,19 @@ public static partial class Commands
                 }).ToArray()),
             };
         }
+        // keyframe policies as the engine runs them, at three entity change rates (cheap: the quick run does all three)
+        var policies = new JsonObject();
+        foreach (var rate in new[] { 0.10, 0.35, 1.0 })
+        {
+            var states = new FleWorkload(new WorkloadOptions { EntityChangeRate = rate }).Take(steps).Select(s => s.State).ToList();
+            Log($"keyframe policies on {steps} generated states, entity change rate {rate:P0} (engine zstd settings; SQLite pages estimated):");
+            policies[$"entity_change_rate_{rate:F2}"] = new JsonArray(KeyframeStudy.Run(states, Log).Select(r => (JsonNode)new JsonObject
+            {
+                ["name"] = r.Name, ["keyframes"] = r.Keyframes, ["roots"] = r.Roots, ["bytes_per_state"] = Math.Round(r.PayloadPerState, 1),
+                ["sqlite_page_bytes_per_state"] = Math.Round(r.SqlitePagesPerState, 1), ["encode_us"] = Math.Round(r.EncodeMicros, 1),
+            }).ToArray());
+        }
+        json["keyframe_policies"] = policies;
         WriteJson(o, json);
         return Task.FromResult(0);
     }

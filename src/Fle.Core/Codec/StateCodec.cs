@@ -41,6 +41,9 @@ internal sealed class EncodedState
     /// <summary>Builds <see cref="NewCompressor"/>'s tables on another core while the write runs; awaited before its first use.</summary>
     internal Task? NewCompressorWarmUp { get; init; }
 
+    /// <summary>What the state cost as a delta against the keyframe the new one replaces (for <see cref="KeyframePolicy"/>).</summary>
+    internal int? ReplacedDelta { get; init; }
+
     public string CodecName => Name(Codec);
 
     public static string Name(StateCodecKind k) => k switch
@@ -56,9 +59,10 @@ internal sealed class EncodedState
 /// <summary>
 /// Compresses game states. Consecutive FLE states share most of their bytes (the research table,
 /// inventories), so each trajectory keeps a keyframe (a whole state) as a zstd dictionary and every
-/// later state is compressed against it. A new keyframe starts when the deltas grow past the segment's
-/// average cost per state (<see cref="KeyframePolicy"/>, chosen with bench/ figures). Decoding a state
-/// needs at most its own row and its keyframe: O(1) whatever the trajectory's length.
+/// later state is compressed against it. When a new keyframe starts, and when it becomes a new root rather
+/// than being compressed against the root, is <see cref="KeyframePolicy"/>'s (chosen with bench/ figures).
+/// Decoding a state needs at most its own row, its keyframe and that keyframe's root: O(1) whatever the
+/// trajectory's length.
 /// Thread-safe; one instance per store.
 /// </summary>
 public sealed class StateCodec : IDisposable
@@ -117,13 +121,15 @@ public sealed class StateCodec : IDisposable
                 catch (Exception e) when (e is FleException or ZstdFailure) { kfContent = null; } // unreadable: start a new keyframe
                 if (kfContent is not null && kfContent.Length <= MaxDictionaryInput)
                 {
-                    w = new WriterState(l.Id, kfContent, l.Stored.Length, kfRoot);
+                    w = new WriterState(l.Id, kfContent, kfRoot, new KeyframePolicy());
+                    w.Policy.Started(l.Stored.Length, isRoot: !IsRooted(l.Stored), replacedDelta: null);
                     lock (_gate) _writers[trajectoryId] = w;
                     _dictionaries.Set(l.Id, kfContent);
                 }
             }
         }
 
+        int? replaced = null; // the delta a new keyframe replaces
         if (w is not null)
         {
             // Committed (a newer keyframe) or Forget (a delete) may have disposed this keyframe (under its lock) after
@@ -137,6 +143,7 @@ public sealed class StateCodec : IDisposable
                     w.WaitWarm();
                     delta = w.Compressor.Compress(raw);
                     renew = w.Policy.ShouldRestart(delta.Length, raw.Length);
+                    replaced = delta.Length;
                 }
             }
             if (!renew && delta is not null)
@@ -163,7 +170,8 @@ public sealed class StateCodec : IDisposable
             if (root is not null)
             {
                 var rooted = root.TryCompress(raw);
-                if (rooted is not null && rooted.Length * 10L <= 9L * root.StoredSize * raw.Length / Math.Max(1, root.Content.Length))
+                // a new root costs about what the root cost, in proportion to the state's size
+                if (rooted is not null && w!.Policy.KeepRoot(rooted.Length, replaced, (long)root.StoredSize * raw.Length / Math.Max(1, root.Content.Length)))
                     stored = rooted;
                 else root = null;
             }
@@ -175,6 +183,7 @@ public sealed class StateCodec : IDisposable
             {
                 Codec = StateCodecKind.Keyframe, Data = [], RawSize = raw.Length,
                 NewDictionaryData = stored, NewDictionaryContent = content, NewCompressor = compressor, NewCompressorWarmUp = warmUp, NewDictionaryRoot = root,
+                ReplacedDelta = replaced,
             };
         }
         catch
@@ -197,11 +206,13 @@ public sealed class StateCodec : IDisposable
         if (state.NewCompressor is null || newDictionaryId is null) return;
         // A plain keyframe is the trajectory's new root; a rooted one keeps the root it was compressed against.
         var root = state.NewDictionaryRoot ?? new KeyframeRoot(newDictionaryId.Value, state.NewDictionaryContent!, state.NewDictionaryData!.Length);
-        var w = new WriterState(newDictionaryId.Value, state.NewDictionaryContent!, state.NewDictionaryData!.Length + state.Data.Length, root, state.NewCompressor, state.NewCompressorWarmUp);
         WriterState? old;
         lock (_gate)
         {
             _writers.TryGetValue(trajectoryId, out old);
+            // the policy's estimates (change rate, root drift) carry over to the new keyframe
+            var w = new WriterState(newDictionaryId.Value, state.NewDictionaryContent!, root, old?.Policy ?? new KeyframePolicy(), state.NewCompressor, state.NewCompressorWarmUp);
+            w.Policy.Started(state.NewDictionaryData!.Length + state.Data.Length, isRoot: state.NewDictionaryRoot is null, state.ReplacedDelta);
             _writers[trajectoryId] = w;
         }
         old?.Dispose(disposeRoot: !ReferenceEquals(old.Root, root));
@@ -449,12 +460,12 @@ public sealed class StateCodec : IDisposable
     {
         private Task? _warmUp;
 
-        public WriterState(long id, byte[] content, long keyframeCost, KeyframeRoot? root, DictionaryCompressor? compressor = null, Task? warmUp = null)
+        public WriterState(long id, byte[] content, KeyframeRoot? root, KeyframePolicy policy, DictionaryCompressor? compressor = null, Task? warmUp = null)
         {
             _warmUp = warmUp;
             DictionaryId = id;
             Root = root;
-            Policy.Reset(keyframeCost);
+            Policy = policy;
             if (compressor is null)
             {
                 compressor = Zstd.WithDictionary(content, DeltaLevel);
@@ -464,7 +475,7 @@ public sealed class StateCodec : IDisposable
 
         public long DictionaryId { get; }
         public DictionaryCompressor Compressor { get; }
-        public KeyframePolicy Policy { get; } = new();
+        public KeyframePolicy Policy { get; }
         public KeyframeRoot? Root { get; }
 
         /// <summary>Wait until the compressor's tables are built (the task started with the keyframe); under the writer's lock.</summary>
