@@ -7,7 +7,8 @@ Builds, demonstrates, tests, installs and benchmarks the Fle module.
 Tasks:
   Build    dotnet publish, then assemble the module folder out/Fle (cmdlet assembly at the top,
            dependencies in deps/ with native SQLite for win-x64, linux-x64, linux-arm64, osx-x64,
-           osx-arm64; manifest, format file and MAML help).
+           osx-arm64; ReadyToRun images of them for each of those RIDs in deps/r2r/net10.0-<rid>/ unless
+           -NoReadyToRun; manifest, format file and MAML help).
   Demo     Build, then run examples/demo.ps1 on the SQLite default (.fle/data.db in the current folder).
   Test     Build, restore Pester, install what the tests need when it is missing (as root): the Debian packages FLE's
            Python client needs, and Debian's chromium (the report tests render the HTML report with it); start a
@@ -17,7 +18,7 @@ Tasks:
   Package  Build, then out/Fle.<version>.nupkg (tools/New-FlePackage.ps1: Test-ModuleManifest, PSResourceGet's
            Compress-PSResource, and a check of what the package holds). Install it with PSResourceGet from a
            local file repository: see README.md, "Installing from a package".
-  Bench    Build, then run the benchmark (-Quick for a short run).
+  Bench    Build, then run the benchmark (-Quick for a short run; -Peers also runs LangGraph's checkpointers, bench/peers).
   Clean    Remove out/ and the build folders.
 
 .EXAMPLE
@@ -33,7 +34,11 @@ param(
     [switch] $Quick,
     # Test: only the Pester files matching this pattern / only the xUnit tests matching this filter.
     [string] $PesterFilter,
-    [string] $UnitFilter
+    [string] $UnitFilter,
+    # Build: skip the ReadyToRun images (a faster build while iterating; the module then compiles everything at run time).
+    [switch] $NoReadyToRun,
+    # Bench: also run LangGraph's checkpointers (node >= 20, npm) on the same workload (bench/peers).
+    [switch] $Peers
 )
 
 $ErrorActionPreference = 'Stop'
@@ -113,6 +118,7 @@ function Invoke-Build {
         $msg = ($diff | ForEach-Object { "  $($_.InputObject) $(if ($_.SideIndicator -eq '=>') { '(shipped but not listed)' } else { '(listed but not shipped)' })" }) -join "`n"
         throw "The shipped dependencies differ from tools/shipped-dependencies.txt:`n$msg"
     }
+    if (-not $NoReadyToRun) { Add-ReadyToRunImages -Deps $deps -Shipped $shipped }
 
     $helpScript = Join-Path $Root 'tools/help/Build-Help.ps1'
     if (Test-Path $helpScript) {
@@ -121,6 +127,36 @@ function Invoke-Build {
         if ($code -ne 0) { throw 'Building the help failed (see above).' }
     }
     Write-Host "Module: $ModuleDir"
+}
+
+function Add-ReadyToRunImages([string]$Deps, [IO.FileInfo[]]$Shipped) {
+    # ReadyToRun images (the same assemblies with native code compiled ahead of time) of the shipped DLLs, per RID, for
+    # the runtime PowerShell 7.6 runs on: ReadyToRun code is used only by the runtime major version it was compiled for,
+    # so src/Fle.Loader loads deps/r2r/<runtime>-<rid>/ on that runtime and platform and the portable IL in deps/
+    # elsewhere (PowerShell 7.4 on .NET 8). They spare the JIT most of the module's start-up (bench section 5).
+    $project = Join-Path $Root 'tools/r2r/Fle.ReadyToRun.csproj'
+    $runtime = ([xml](Get-Content -Raw $project)).Project.PropertyGroup.TargetFramework | Where-Object { $_ } | Select-Object -First 1
+    Write-Host "==> ReadyToRun images for $runtime ($($Rids -join ', '))"
+    foreach ($rid in $Rids) {
+        $r2rOut = Join-Path $Out "r2r/$rid"
+        Invoke-Native dotnet @('publish', $project, '-c', $Configuration, '-r', $rid, '-o', $r2rOut, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+        $dest = Join-Path $Deps "r2r/$runtime-$rid"
+        New-Item -ItemType Directory -Force -Path $dest | Out-Null
+        foreach ($dll in $Shipped) {
+            $image = Join-Path $r2rOut $dll.Name
+            if (-not (Test-Path $image)) { continue } # a framework assembly on that runtime (the loader takes the framework's)
+            # The loader hands out this image for the IL's name on that runtime: it must be that assembly, in a version
+            # at least the IL's (the images are the dependency closure resolved for that runtime: Npgsql's net10.0 build
+            # takes Microsoft.Extensions.* 10.0 where its net8.0 build takes 8.0), with native code in it.
+            $want = [Reflection.AssemblyName]::GetAssemblyName($dll.FullName).Version
+            $got = [Reflection.AssemblyName]::GetAssemblyName($image).Version
+            if ($got -lt $want) { throw "The ReadyToRun image of $($dll.Name) for $rid is version $got, older than the shipped IL ($want)." }
+            $pe = [Reflection.PortableExecutable.PEReader]::new([IO.File]::OpenRead($image))
+            try { $native = $pe.PEHeaders.CorHeader.ManagedNativeHeaderDirectory.Size -gt 0 } finally { $pe.Dispose() }
+            if (-not $native) { throw "The ReadyToRun image of $($dll.Name) for $rid holds no native code." }
+            Copy-Item $image $dest
+        }
+    }
 }
 
 function Invoke-Demo {
@@ -258,7 +294,7 @@ function Invoke-Install {
 function Invoke-Bench {
     $bench = Join-Path $Root 'bench/Run-Bench.ps1'
     if (-not (Test-Path $bench)) { throw 'The benchmark is not there yet (bench/Run-Bench.ps1).' }
-    & $bench -ModulePath (Join-Path $ModuleDir 'Fle.psd1') -Configuration $Configuration -Quick:$Quick
+    & $bench -ModulePath (Join-Path $ModuleDir 'Fle.psd1') -Configuration $Configuration -Quick:$Quick -Peers:$Peers
     if ($LASTEXITCODE) { exit $LASTEXITCODE }
 }
 
@@ -270,6 +306,6 @@ foreach ($t in $Task) {
         'Install' { Invoke-Build; Invoke-Install }
         'Package' { Invoke-Build; Invoke-Package }
         'Bench' { Invoke-Build; Invoke-Bench }
-        'Clean' { Remove-Item -Recurse -Force $Out, (Join-Path $Root 'src/*/bin'), (Join-Path $Root 'src/*/obj'), (Join-Path $Root 'tests/Unit/bin'), (Join-Path $Root 'tests/Unit/obj') -ErrorAction SilentlyContinue }
+        'Clean' { Remove-Item -Recurse -Force $Out, (Join-Path $Root 'src/*/bin'), (Join-Path $Root 'src/*/obj'), (Join-Path $Root 'tests/Unit/bin'), (Join-Path $Root 'tests/Unit/obj'), (Join-Path $Root 'tools/r2r/bin'), (Join-Path $Root 'tools/r2r/obj') -ErrorAction SilentlyContinue }
     }
 }

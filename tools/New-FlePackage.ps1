@@ -12,8 +12,8 @@
        and Install-PSResource take from a local file repository. No repository is registered and nothing
        is published here.
     3. The package is opened and checked: its nuspec (id, version, description, links, release notes,
-       tags) and every file of the module folder, among them deps/ with each shipped DLL and the native
-       SQLite library of every RID given with -Rid.
+       tags) and every file of the module folder, among them deps/ with each shipped DLL, and the native
+       SQLite library and the ReadyToRun images (deps/r2r/<runtime>-<rid>/) of every RID given with -Rid.
 
     Run by `./build.ps1 -Task Package` (after the build) and by tests/Pester/Package.Tests.ps1.
 
@@ -73,6 +73,7 @@ try {
         if ("$($meta.tags)" -notmatch '\bPSModule\b') { 'the nuspec tags lack PSModule (what a gallery lists modules by)' }
         foreach ($f in $expectedFiles) { if ($entries -notcontains $f) { "the package lacks $f" } }
         foreach ($r in $Rid) { if (-not ($entries | Where-Object { $_ -like "deps/runtimes/$r/native/*" })) { "the package lacks the native SQLite library for $r" } }
+        foreach ($r in $Rid) { if (-not ($entries | Where-Object { $_ -like "deps/r2r/net*-$r/Fle.Core.dll" })) { "the package lacks the ReadyToRun images for $r (built without -NoReadyToRun?)" } }
         if (-not ($entries | Where-Object { $_ -like 'deps/*.dll' })) { 'the package has no deps/*.dll' }
     )
     if ($problems) { throw "The package $($nupkg[0].Name) is incomplete:`n  $($problems -join "`n  ")" }

@@ -93,9 +93,19 @@ public sealed class FleLoadContext : AssemblyLoadContext
     /// <summary>The folder the most recently initialized context loads from first.</summary>
     public static string? DependencyDirectory => _instance?.DepsDirs().FirstOrDefault();
 
+    /// <summary>
+    /// The folder of ReadyToRun images for this runtime and platform, relative to deps: <c>r2r/net10.0-linux-x64</c>.
+    /// ReadyToRun code is used only by the runtime major version it was compiled for (other runtimes would compile the
+    /// image's IL, which may name APIs of that runtime), so other runtimes load the portable IL in deps.
+    /// </summary>
+    internal static string ReadyToRunFolder { get; } = Path.Combine("r2r", $"net{Environment.Version.Major}.0-{RuntimeId()}");
+
     protected override Assembly? Load(AssemblyName assemblyName)
     {
-        var path = DepsDirs().Select(d => Path.Combine(d, assemblyName.Name + ".dll")).FirstOrDefault(File.Exists);
+        var file = assemblyName.Name + ".dll";
+        // a ReadyToRun image (IL plus precompiled code: little to compile at start-up) of the same assembly, when the
+        // module ships one for this runtime and platform; else the portable IL
+        var path = DepsDirs().SelectMany(d => new[] { Path.Combine(d, ReadyToRunFolder, file), Path.Combine(d, file) }).FirstOrDefault(File.Exists);
         if (path is null) return null;
         // A framework assembly (System.*) shipped for older runtimes is used only when the running
         // framework's own copy is older than the one requested.

@@ -140,6 +140,43 @@ Describe 'Fle''s own load context' {
         $native = Join-Path (Split-Path (Get-FleModulePath)) "deps/runtimes/$_/native"
         @(Get-ChildItem $native -File | Where-Object Name -Match 'e_sqlite3') | Should -HaveCount 1
     }
+
+    It 'ships ReadyToRun images of the engine, the cmdlets and the providers for <_> (.NET 10), the same assemblies as the IL' -ForEach 'win-x64', 'linux-x64', 'linux-arm64', 'osx-x64', 'osx-arm64' {
+        $deps = Join-Path (Split-Path (Get-FleModulePath)) 'deps'
+        foreach ($dll in 'Fle.Core.dll', 'Fle.PowerShell.dll', 'Microsoft.Data.Sqlite.dll', 'Npgsql.dll') {
+            $image = Join-Path $deps "r2r/net10.0-$_/$dll"
+            Test-Path $image | Should -BeTrue -Because "the module ships a ReadyToRun image of $dll for $_"
+            $pe = [System.Reflection.PortableExecutable.PEReader]::new([System.IO.File]::OpenRead($image))
+            try { $pe.PEHeaders.CorHeader.ManagedNativeHeaderDirectory.Size | Should -BeGreaterThan 0 -Because "$image holds native code" } finally { $pe.Dispose() }
+            [System.Reflection.AssemblyName]::GetAssemblyName($image).Name | Should -Be ([System.Reflection.AssemblyName]::GetAssemblyName((Join-Path $deps $dll)).Name)
+        }
+    }
+
+    It 'loads the engine and the cmdlets from the ReadyToRun images of this runtime and platform when it ships them, else from the IL' {
+        $engine = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Fle.Core' -and [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($_).Name -eq 'Fle' } | Select-Object -First 1
+        $folder = [System.IO.Path]::GetDirectoryName($engine.Location)
+        $deps = Join-Path (Split-Path (Get-FleModulePath)) 'deps'
+        $arch = [System.Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture.ToString().ToLowerInvariant()
+        $os = if ($IsWindows) { 'win' } elseif ($IsMacOS) { 'osx' } else { 'linux' }
+        $r2r = Join-Path $deps "r2r/net$([Environment]::Version.Major).0-$os-$arch"
+        if (Test-Path (Join-Path $r2r 'Fle.Core.dll')) { $folder | Should -Be $r2r } else { $folder | Should -Be $deps }
+    }
+
+    It 'a session that only uses SQLite never loads Npgsql (import, connect, write, read, list)' {
+        $r = Invoke-FleFreshPwsh -WorkingDirectory $work -Environment $clean -Script @"
+Import-Module `$env:FLE_MODULE_PATH
+Connect-FleDatabase -Type Sqlite -Path '$work/no-npgsql.db'
+`$t = New-FleTrajectory -TaskId sqlite_only
+Save-FleCheckpoint -TrajectoryId `$t.Id -StepNumber 0 -AgentCode a -EnvironmentFeedback b -GameState '{"x":1}'
+`$null = Get-FleCheckpoint -TrajectoryId `$t.Id -Latest
+`$null = Get-FleStep -TrajectoryId `$t.Id
+`$null = Get-FleTrajectory
+`$null = Get-FleDatabase
+'npgsql=' + [bool]([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'Npgsql' })
+"@
+        $r.ExitCode | Should -Be 0 -Because $r.Error
+        $r.Output | Should -Contain 'npgsql=False'
+    }
 }
 
 Describe 'Remove-Module Fle, then Import-Module of another copy' {
@@ -178,7 +215,9 @@ Save-FleCheckpoint -TrajectoryId `$t2.Id -StepNumber 0 -AgentCode a -Environment
         $r.Output | Should -Contain 'cp=True'
         # Same version: PowerShell caches cmdlet metadata by assembly-qualified type name, so the loaded
         # assembly of that version keeps serving (see FleLoadContext.Initialize).
-        ($r.Output | Where-Object { $_ -like 'impl=*' }) | Should -BeIn "impl=$(Join-Path (Split-Path $copyA) 'deps/Fle.PowerShell.dll')", "impl=$(Join-Path (Split-Path $copyB) 'deps/Fle.PowerShell.dll')"
+        # deps/ holds the portable IL, deps/r2r/<runtime>-<rid>/ its ReadyToRun images (loaded on that runtime and platform).
+        $impl = "$($r.Output | Where-Object { $_ -like 'impl=*' })" -replace '^impl='
+        $impl | Should -Match ('^(' + [regex]::Escape((Split-Path $copyA)) + '|' + [regex]::Escape((Split-Path $copyB)) + ')/deps/(r2r/[^/]+/)?Fle\.PowerShell\.dll$')
     }
 
     It 'Import-Module -Force of the same copy twice keeps every cmdlet' {

@@ -207,26 +207,7 @@ public static class FleSettingsResolver
         var rootCert = RootCertificate(overrides.SslRootCertificate ?? Get(SslRootCertVariable), cwd);
 
         if (!string.IsNullOrEmpty(overrides.ConnectionString))
-        {
-            Npgsql.NpgsqlConnectionStringBuilder csb;
-            try { csb = new Npgsql.NpgsqlConnectionStringBuilder(overrides.ConnectionString); }
-            catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
-            {
-                // The message of the parser may quote the string: do not pass it on.
-                throw new FleException(FleErrorIds.ConfigurationInvalid, FleErrorKind.InvalidConfiguration,
-                    "The PostgreSQL connection string could not be parsed; use the form 'Host=h;Port=5432;Database=d;Username=u;Password=p'.");
-            }
-            if (string.IsNullOrEmpty(csb.Host))
-                throw new FleException(FleErrorIds.MissingSetting, FleErrorKind.InvalidConfiguration,
-                    "The PostgreSQL connection string has no Host.");
-            return new FleSettings
-            {
-                Backend = FleBackend.Postgres, ConnectionString = overrides.ConnectionString,
-                Host = csb.Host, Port = csb.Port, Database = csb.Database, Username = csb.Username,
-                Password = overrides.Password ?? csb.Password, SslMode = ssl, SslRootCertificate = rootCert ?? csb.RootCertificate,
-                ConnectTimeoutSeconds = timeout, MaxStateBytes = maxState, Source = source,
-            };
-        }
+            return FromConnectionString(overrides.ConnectionString, overrides.Password, ssl, rootCert, timeout, maxState, source);
 
         var host = overrides.Host ?? Get(HostVariable);
         var portText = overrides.Port?.ToString(CultureInfo.InvariantCulture) ?? Get(PortVariable);
@@ -259,6 +240,33 @@ public static class FleSettingsResolver
         {
             Backend = FleBackend.Postgres, Host = host, Port = port, Database = name, Username = user,
             Password = string.IsNullOrEmpty(password) ? null : password, SslMode = ssl, SslRootCertificate = rootCert,
+            ConnectTimeoutSeconds = timeout, MaxStateBytes = maxState, Source = source,
+        };
+    }
+
+    /// <summary>
+    /// Settings from a PostgreSQL connection string. A method of its own so that resolving SQLite settings never
+    /// compiles code that names Npgsql's types: a session that only uses SQLite does not load Npgsql.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static FleSettings FromConnectionString(string connectionString, string? password, string? ssl, string? rootCert, int timeout, long maxState, string source)
+    {
+        Npgsql.NpgsqlConnectionStringBuilder csb;
+        try { csb = new Npgsql.NpgsqlConnectionStringBuilder(connectionString); }
+        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
+        {
+            // The message of the parser may quote the string: do not pass it on.
+            throw new FleException(FleErrorIds.ConfigurationInvalid, FleErrorKind.InvalidConfiguration,
+                "The PostgreSQL connection string could not be parsed; use the form 'Host=h;Port=5432;Database=d;Username=u;Password=p'.");
+        }
+        if (string.IsNullOrEmpty(csb.Host))
+            throw new FleException(FleErrorIds.MissingSetting, FleErrorKind.InvalidConfiguration,
+                "The PostgreSQL connection string has no Host.");
+        return new FleSettings
+        {
+            Backend = FleBackend.Postgres, ConnectionString = connectionString,
+            Host = csb.Host, Port = csb.Port, Database = csb.Database, Username = csb.Username,
+            Password = password ?? csb.Password, SslMode = ssl, SslRootCertificate = rootCert ?? csb.RootCertificate,
             ConnectTimeoutSeconds = timeout, MaxStateBytes = maxState, Source = source,
         };
     }
