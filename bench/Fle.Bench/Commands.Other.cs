@@ -83,7 +83,7 @@ public static partial class Commands
         return 0;
     }
 
-    private static void Fill(string backend, string target, string trajectoryId, int size)
+    internal static void Fill(string backend, string target, string trajectoryId, int size)
     {
         const string steps = "INSERT INTO steps (trajectory_id, step_number, agent_code, environment_feedback, timestamp, metadata) ";
         const string states = "INSERT INTO game_states (trajectory_id, step_id, step_number, codec, dictionary_id, raw_size, state_data, timestamp) " +
@@ -133,20 +133,24 @@ public static partial class Commands
         }
     }
 
-    /// <summary>One block of baseline writes (for the pwsh loop's same-run comparison); prints {"rate": ...}.</summary>
+    /// <summary>
+    /// One block of baseline writes (for the pwsh loop's same-run comparison); prints {"rate": ...}. --prepared: the
+    /// like-for-like variant (statements prepared once; SQLite at Fle's synchronous=NORMAL).
+    /// </summary>
     public static Task<int> BaselineBlock(Args o)
     {
         var backend = o.Req("backend");
         var from = o.Int("from", 0);
         var count = o.Int("count", 50);
+        var prepared = o.Flag("prepared");
         var all = new FleWorkload().Take(from + count).Skip(from).ToList();
         IBaseline b;
-        if (backend == "sqlite") b = new SqliteBaseline(o.Req("target"));
+        if (backend == "sqlite") b = prepared ? new SqliteBaseline(o.Req("target"), "NORMAL", prepared: true) : new SqliteBaseline(o.Req("target"));
         else
         {
             var cs = new NpgsqlConnectionStringBuilder(o.Req("pg")) { Database = o.Get("name") ?? "fle_bench_pwsh_baseline" }.ConnectionString;
             if (o.Flag("fresh")) cs = Engine.FreshPgDatabase(o.Req("pg"), o.Get("name") ?? "fle_bench_pwsh_baseline");
-            b = new PostgresBaseline(cs);
+            b = new PostgresBaseline(cs, prepared);
         }
         using (b)
         {
@@ -192,6 +196,14 @@ public static partial class Commands
             }
         }
         Console.WriteLine(JsonSerializer.Serialize(new { steps = written, raw_bytes = raw, file_bytes = Engine.BytesOnDisk(store, "sqlite", target) }));
+        return 0;
+    }
+
+    /// <summary>Bytes on disk of a Fle database (SQLite: the file after wal_checkpoint(TRUNCATE); PostgreSQL: every table); prints {"bytes": ...}.</summary>
+    public static int Disk(Args o)
+    {
+        var backend = o.Req("backend");
+        Console.WriteLine(JsonSerializer.Serialize(new { bytes = Engine.BytesOnDisk(null, backend, o.Req("target")) }));
         return 0;
     }
 

@@ -39,16 +39,25 @@ public static class Engine
         GameState = s.State, MetadataJson = s.MetadataJson,
     };
 
-    public static long BytesOnDisk(FleStore store, string backend, string target)
+    public static long BytesOnDisk(FleStore? store, string backend, string target)
     {
         if (backend == "sqlite")
         {
+            // The store's own background checkpoint may hold the WAL for a moment: then TRUNCATE reports busy and leaves
+            // the WAL as it is (a run once measured 84 % of raw that way). Retry until it truncated.
             using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={target};Pooling=false"))
             {
                 c.Open();
-                using var cmd = c.CreateCommand();
-                cmd.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
-                cmd.ExecuteNonQuery();
+                for (var i = 0; ; i++)
+                {
+                    using var cmd = c.CreateCommand();
+                    cmd.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+                    using var r = cmd.ExecuteReader();
+                    var busy = r.Read() && r.GetInt64(0) != 0;
+                    if (!busy && (!File.Exists(target + "-wal") || new FileInfo(target + "-wal").Length == 0)) break;
+                    if (i == 200) throw new InvalidOperationException($"The WAL of {target} could not be truncated (busy for 10 s).");
+                    Thread.Sleep(50);
+                }
             }
             return new FileInfo(target).Length + (File.Exists(target + "-wal") ? new FileInfo(target + "-wal").Length : 0);
         }

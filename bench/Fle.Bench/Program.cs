@@ -15,10 +15,13 @@ try
         "write" => await Commands.Write(opts),
         "baseline-block" => await Commands.BaselineBlock(opts),
         "latency" => await Commands.Latency(opts),
+        "bytes" => await Commands.Bytes(opts),
         "dump-workload" => Commands.DumpWorkload(opts),
         "populate" => await Commands.Populate(opts),
         "programs" => Commands.Programs(opts),
         "pgdb" => Commands.PgDb(opts),
+        "disk" => Commands.Disk(opts),
+        "history" => await Commands.History(opts),
         "profile" => await Commands.Profile(opts),
         "profile-keyframe" => Commands.ProfileKeyframe(opts),
         _ => Usage(),
@@ -34,7 +37,7 @@ static int Run(Action a) { a(); return 0; }
 
 static int Usage()
 {
-    Console.Error.WriteLine("Fle.Bench codec|write|baseline-block|latency|dump-workload|populate|programs|pgdb|profile [--key value ...] (bench/Run-Bench.ps1 drives it)");
+    Console.Error.WriteLine("Fle.Bench codec|write|bytes|baseline-block|latency|dump-workload|populate|programs|pgdb|disk|history|profile [--key value ...] (bench/Run-Bench.ps1 drives it)");
     return 64;
 }
 
