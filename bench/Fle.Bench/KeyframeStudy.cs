@@ -4,10 +4,10 @@ using Fle.Core.Codec;
 namespace Fle.Bench;
 
 /// <summary>
-/// Keyframe policies as the engine runs them (zstd through the engine's Zstd: deltas at level 1 against the keyframe,
-/// keyframe rows at level 1 against the trajectory's root, roots plain at level 9): the engine's own StateCodec, and
-/// the rule it had before issue 15 (a keyframe when a delta exceeds half the last keyframe; a new root when rooting
-/// saves less than a tenth). Bytes are the stored rows, and the SQLite pages they fill (4 KB pages, rows appended in id
+/// Keyframe policies as the engine runs them (zstd through the engine's Zstd): the engine's own StateCodec (its levels:
+/// StateCodec.DeltaLevel, RootedLevel, KeyframeLevel), and the engine before issue 15 (a keyframe when a delta exceeds
+/// half the last keyframe; a new root when rooting saves less than a tenth; deltas at level 1 against the keyframe,
+/// keyframe rows at level 1 against the trajectory's root, roots plain at level 9). Bytes are the stored rows, and the SQLite pages they fill (4 KB pages, rows appended in id
 /// order, overflow pages counted; a row's other columns estimated), which is what a SQLite file pays.
 /// </summary>
 public static class KeyframeStudy
@@ -44,10 +44,10 @@ public static class KeyframeStudy
                 codec.Committed("t", e, ++id);
             }
         }
-        return Summarize("engine: change-rate rule, rent-or-buy roots", dict, rows, roots, sw.Elapsed, states.Count);
+        return Summarize($"engine: change rate, rent-or-buy (L{StateCodec.DeltaLevel}/L{StateCodec.RootedLevel}/L{StateCodec.KeyframeLevel})", dict, rows, roots, sw.Elapsed, states.Count);
     }
 
-    /// <summary>The rule before issue 15, on the same zstd settings.</summary>
+    /// <summary>The engine before issue 15: its rule and its levels.</summary>
     private static Result Before(IReadOnlyList<byte[]> states)
     {
         var dict = new List<int>();
@@ -73,22 +73,22 @@ public static class KeyframeStudy
             }
             if (stored < 0)
             {
-                stored = Zstd.Compress(s, StateCodec.KeyframeLevel).Length;
+                stored = Zstd.Compress(s, 9).Length;
                 root = s;
                 rootStored = stored;
                 roots++;
                 rootC?.Dispose();
-                rootC = Zstd.WithDictionary(root, StateCodec.RootedLevel);
+                rootC = Zstd.WithDictionary(root, 1);
             }
             dict.Add(stored);
             rows.Add(0);
             keyC?.Dispose();
-            keyC = Zstd.WithDictionary(s, StateCodec.DeltaLevel);
+            keyC = Zstd.WithDictionary(s, 1);
             keyCost = stored;
         }
         rootC?.Dispose();
         keyC?.Dispose();
-        return Summarize("before issue 15 (delta > half the last keyframe)", dict, rows, roots, sw.Elapsed, states.Count);
+        return Summarize("before issue 15 (delta > half the keyframe; L1/L1/L9)", dict, rows, roots, sw.Elapsed, states.Count);
     }
 
     private static Result Summarize(string name, List<int> dict, List<int> rows, int roots, TimeSpan t, int n)

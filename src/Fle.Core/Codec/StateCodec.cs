@@ -38,9 +38,6 @@ internal sealed class EncodedState
     /// <summary>The root the new keyframe's dictionary row was compressed against (null: the new keyframe is a root).</summary>
     internal StateCodec.KeyframeRoot? NewDictionaryRoot { get; init; }
 
-    /// <summary>Builds <see cref="NewCompressor"/>'s tables on another core while the write runs; awaited before its first use.</summary>
-    internal Task? NewCompressorWarmUp { get; init; }
-
     /// <summary>What the state cost as a delta against the keyframe the new one replaces (for <see cref="KeyframePolicy"/>).</summary>
     internal int? ReplacedDelta { get; init; }
 
@@ -72,12 +69,19 @@ public sealed class StateCodec : IDisposable
 
     /// <summary>
     /// zstd level of the deltas (a state against its keyframe), the hot path of every checkpoint. bench/ codec study
-    /// (600 states): level 1 stored 1,211 B/state against 1,209 at level 3, for about a third less encode time.
+    /// (600 states): level 1 stored 1,211 B/state against 1,209 at level 3, for about a third less encode time. Level -1
+    /// (zstd's fast mode) was measured for issue 15: faster deltas, but 1.5-2 % more state bytes at a 35 % entity change
+    /// rate and more than before issue 15 at 100 %, for no measurable difference in a checkpoint's encode time here.
     /// </summary>
     public const int DeltaLevel = 1;
 
-    /// <summary>zstd level of a root keyframe's dictionary row (plain; written rarely, so it can afford more).</summary>
-    public const int KeyframeLevel = 9;
+    /// <summary>
+    /// zstd level of a root keyframe's dictionary row (plain). Level 3: a root costs 0.1 ms to compress instead of 0.37
+    /// at level 9, for 7.3 instead of 6.5 KB of a 55 KB FLE state. With <see cref="KeyframePolicy"/> renewing roots
+    /// (about 20 in 1,000 FLE-like steps, 4 before), level 9 cost more time than the bytes it saved: the SQLite file of
+    /// 1,000 steps holds 10.60 % of the raw payload instead of 10.54 %.
+    /// </summary>
+    public const int KeyframeLevel = 3;
 
     /// <summary>
     /// zstd level of a keyframe's dictionary row compressed against the trajectory's root keyframe (about one state in
@@ -140,7 +144,6 @@ public sealed class StateCodec : IDisposable
             {
                 if (!w.Disposed)
                 {
-                    w.WaitWarm();
                     delta = w.Compressor.Compress(raw);
                     renew = w.Policy.ShouldRestart(delta.Length, raw.Length);
                     replaced = delta.Length;
@@ -152,14 +155,14 @@ public sealed class StateCodec : IDisposable
 
         // A new keyframe: the state itself becomes the dictionary, and its own row refers to it (codec Keyframe, no
         // bytes). The compressor for the next states loads it now; zstd builds its tables on first use, which a task
-        // does on another core while this write runs. The dictionary row is compressed against the trajectory's root
+        // does on another core while this write runs (or the next state's compression, if that task has not had a core). The dictionary row is compressed against the trajectory's root
         // keyframe (FLE's research table and most of the state do not change), unless that saves less than a tenth:
         // then it becomes a new root, stored plain.
         // A copy: the keyframe outlives this call (cached, and its tables are built after the save may have returned),
         // and the caller may reuse its buffer for the next state.
         var content = (byte[])raw.Clone();
         var compressor = Zstd.WithDictionary(content, DeltaLevel);
-        var warmUp = Task.Run(compressor.Prepare);
+        _ = Task.Run(compressor.WarmUp);
         try
         {
             byte[]? stored = null;
@@ -182,22 +185,15 @@ public sealed class StateCodec : IDisposable
             return new EncodedState
             {
                 Codec = StateCodecKind.Keyframe, Data = [], RawSize = raw.Length,
-                NewDictionaryData = stored, NewDictionaryContent = content, NewCompressor = compressor, NewCompressorWarmUp = warmUp, NewDictionaryRoot = root,
+                NewDictionaryData = stored, NewDictionaryContent = content, NewCompressor = compressor, NewDictionaryRoot = root,
                 ReplacedDelta = replaced,
             };
         }
         catch
         {
-            DisposeAfter(warmUp, compressor);
+            compressor.Dispose(); // a warm-up still to run finds it disposed
             throw;
         }
-    }
-
-    /// <summary>Dispose a compressor once its warm-up task is done (never while it runs).</summary>
-    private static void DisposeAfter(Task? warmUp, DictionaryCompressor compressor)
-    {
-        if (warmUp is null || warmUp.IsCompleted) compressor.Dispose();
-        else warmUp.ContinueWith(_ => compressor.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     /// <summary>After the write committed: remember a new keyframe for the next states of the trajectory.</summary>
@@ -211,7 +207,7 @@ public sealed class StateCodec : IDisposable
         {
             _writers.TryGetValue(trajectoryId, out old);
             // the policy's estimates (change rate, root drift) carry over to the new keyframe
-            var w = new WriterState(newDictionaryId.Value, state.NewDictionaryContent!, root, old?.Policy ?? new KeyframePolicy(), state.NewCompressor, state.NewCompressorWarmUp);
+            var w = new WriterState(newDictionaryId.Value, state.NewDictionaryContent!, root, old?.Policy ?? new KeyframePolicy(), state.NewCompressor);
             w.Policy.Started(state.NewDictionaryData!.Length + state.Data.Length, isRoot: state.NewDictionaryRoot is null, state.ReplacedDelta);
             _writers[trajectoryId] = w;
         }
@@ -222,7 +218,7 @@ public sealed class StateCodec : IDisposable
     /// <summary>The write failed: drop what the plan created.</summary>
     internal static void Abandoned(EncodedState state)
     {
-        if (state.NewCompressor is { } c) DisposeAfter(state.NewCompressorWarmUp, c);
+        state.NewCompressor?.Dispose();
     }
 
     /// <summary>Forget a trajectory (deleted, or the dictionary it referred to is gone).</summary>
@@ -458,34 +454,18 @@ public sealed class StateCodec : IDisposable
 
     private sealed class WriterState
     {
-        private Task? _warmUp;
-
-        public WriterState(long id, byte[] content, KeyframeRoot? root, KeyframePolicy policy, DictionaryCompressor? compressor = null, Task? warmUp = null)
+        public WriterState(long id, byte[] content, KeyframeRoot? root, KeyframePolicy policy, DictionaryCompressor? compressor = null)
         {
-            _warmUp = warmUp;
             DictionaryId = id;
             Root = root;
             Policy = policy;
-            if (compressor is null)
-            {
-                compressor = Zstd.WithDictionary(content, DeltaLevel);
-            }
-            Compressor = compressor;
+            Compressor = compressor ?? Zstd.WithDictionary(content, DeltaLevel);
         }
 
         public long DictionaryId { get; }
         public DictionaryCompressor Compressor { get; }
         public KeyframePolicy Policy { get; }
         public KeyframeRoot? Root { get; }
-
-        /// <summary>Wait until the compressor's tables are built (the task started with the keyframe); under the writer's lock.</summary>
-        public void WaitWarm()
-        {
-            if (_warmUp is null) return;
-            try { _warmUp.Wait(); }
-            catch (AggregateException) { } // the first Compress builds the tables again (and reports what fails)
-            _warmUp = null;
-        }
 
         public bool Disposed { get; private set; }
 
@@ -496,8 +476,7 @@ public sealed class StateCodec : IDisposable
             {
                 if (Disposed) return;
                 Disposed = true;
-                DisposeAfter(_warmUp, Compressor);
-                _warmUp = null;
+                Compressor.Dispose();
             }
             if (disposeRoot) Root?.Dispose();
         }
