@@ -90,7 +90,11 @@ public class FleException : Exception
     internal static FleException TrajectoryNotFound(string id) => new(
         FleErrorIds.TrajectoryNotFound, FleErrorKind.NotFound,
         $"Trajectory '{id}' was not found.", target: id)
-    { RecommendedAction = "List the trajectories with Get-FleTrajectory, or create it with New-FleTrajectory." };
+    { RecommendedAction = "List the trajectories to find its id, or create it." };
+
+    internal static FleException StepExists(string trajectoryId, long stepNumber) => new(FleErrorIds.StepAlreadyExists, FleErrorKind.AlreadyExists,
+        $"Step {stepNumber} of trajectory '{trajectoryId}' already exists.", target: $"{trajectoryId}#{stepNumber}")
+    { RecommendedAction = "Save the next step number, or overwrite the step on purpose." };
 
     internal static FleException InvalidArgument(string message, object? target = null, string id = FleErrorIds.InvalidArgument)
         => new(id, FleErrorKind.InvalidArgument, message, target: target);

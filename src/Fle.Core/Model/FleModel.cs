@@ -128,6 +128,14 @@ public sealed class FleTrajectoryQuery
 
     /// <summary>Only ids beginning with this text (tab completion).</summary>
     public string? IdPrefix { get; init; }
+
+    /// <summary>This query, in parts of at most <paramref name="size"/> ids each (statements have a parameter limit); itself when it has fewer.</summary>
+    public IEnumerable<FleTrajectoryQuery> Chunks(int size = 500)
+    {
+        if (Ids is not { } ids || ids.Count <= size) { yield return this; yield break; }
+        foreach (var c in ids.Distinct(StringComparer.Ordinal).Chunk(size))
+            yield return new FleTrajectoryQuery { Ids = c, TaskId = TaskId, Status = Status, After = After, Before = Before, EndedBefore = EndedBefore, IdPrefix = IdPrefix, First = First };
+    }
 }
 
 /// <summary>A range of step numbers (inclusive); null ends are open.</summary>

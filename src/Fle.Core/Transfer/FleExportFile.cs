@@ -266,7 +266,7 @@ public sealed class FleExportReader : IAsyncDisposable
 
     private FleException Invalid(string why) => new(FleErrorIds.ImportFileInvalid, FleErrorKind.InvalidData,
         $"The export file '{_path}' cannot be imported: {why}.", target: _path)
-    { RecommendedAction = "Export the data again (Export-FleData -Path), or import the trajectories before the damaged line." };
+    { RecommendedAction = "Export the data to a file again, or import the trajectories before the damaged line." };
 
     private JsonDocument? _pending;
 

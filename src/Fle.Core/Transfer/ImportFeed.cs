@@ -17,6 +17,10 @@ internal sealed class ImportDictionary(long key, int rawSize, byte[] data, DateT
     public int RawSize { get; } = rawSize;
     public byte[] Data { get; } = data;
     public DateTime CreatedAt { get; } = createdAt;
+
+    /// <summary>The id the writer gave the dictionary row of a key.</summary>
+    public static long Resolve(Dictionary<long, long> ids, long key) => ids.TryGetValue(key, out var id) ? id
+        : throw new InvalidOperationException($"A game state refers to keyframe dictionary {key}, which this import has not written.");
 }
 
 /// <summary>A step to write, with its game state row in the form it is stored (State* are unset when it has none).</summary>
@@ -39,7 +43,7 @@ internal sealed class ImportStep : ImportItem
 
 /// <summary>
 /// The reading half of an import, on its own thread: reads the record's steps from the source, checks them, and
-/// prepares the rows to write, which the target's writer (<see cref="PostgresImport"/>, <see cref="SqliteImport"/>)
+/// prepares the rows to write, which the target's writer (<see cref="Storage.Postgres.PostgresBulkImport"/>, <see cref="Storage.Sqlite.SqliteBulkImport"/>)
 /// takes from a bounded queue on the calling thread. Several cores work at once, and memory stays flat (at most
 /// <see cref="Capacity"/> rows wait in each queue).
 /// <para>
@@ -267,7 +271,7 @@ internal sealed class ImportFeed : IAsyncDisposable
         {
             throw new FleException(FleErrorIds.CorruptState, e.Kind,
                 $"The game state of step {stepNumber} of trajectory '{trajectoryId}' in the source cannot be copied, because it does not decode: {e.Message} Nothing of the trajectory was imported.",
-                e, trajectoryId) { RecommendedAction = e.RecommendedAction ?? "Run Test-FleDatabase -Deep on the source database." };
+                e, trajectoryId) { RecommendedAction = e.RecommendedAction ?? "Check the source database, decoding every state." };
         }
     }
 
@@ -298,7 +302,7 @@ internal sealed class ImportFeed : IAsyncDisposable
                     throw new FleException(FleErrorIds.CorruptState, FleErrorKind.InvalidData,
                         $"The game state of step {stepNumber} of trajectory '{trajectoryId}' in the source refers to keyframe dictionary {id}, which is not a row of that trajectory " +
                         "(it was deleted or replaced while exporting, or the source is damaged). Nothing of the trajectory was imported.", target: trajectoryId)
-                    { RecommendedAction = "Export it again; if this persists, run Test-FleDatabase -Deep on the source database." };
+                    { RecommendedAction = "Export it again; if this persists, check the source database, decoding every state." };
                 await NextBatchAsync(ct).ConfigureAwait(false);
             }
         }

@@ -5,7 +5,7 @@ using Fle.Core;
 using Fle.Core.Configuration;
 using Fle.Core.Storage;
 
-namespace Fle.PowerShell.Commands;
+namespace Fle.PowerShell.Internal;
 
 /// <summary>
 /// Completion of trajectory ids. Cheap: one indexed query of at most 50 ids; honours -TaskId and -Connection

@@ -21,7 +21,7 @@ public sealed class PostgresContractTests(PostgresBackendFixture fixture) : Stor
     public async Task The_store_is_a_PostgreSQL_store_on_the_test_database_and_schema()
     {
         Assert.Equal(FleBackend.Postgres, Store.Backend);
-        Assert.IsType<PostgresStore>(Store);
+        Assert.IsType<Fle.Core.Storage.Postgres.PostgresProvider>(Store.Provider);
         Assert.EndsWith("/" + Pg.Database, Store.Location);
         Assert.Equal(Pg.Database, (string?)await Db.ScalarAsync("SELECT current_database()"));
         Assert.Equal(Pg.Schema, (string?)await Db.ScalarAsync("SELECT current_schema()"));

@@ -1,0 +1,246 @@
+using System.Data;
+using System.Data.Common;
+using System.Runtime.CompilerServices;
+using Dapper;
+using Fle.Core.Codec;
+
+namespace Fle.Core.Storage;
+
+/// <summary>Steps and checkpoints: save_step, save_checkpoint, get_trajectory_steps, count_steps, get_checkpoint, get_latest_checkpoint.</summary>
+public sealed partial class FleStore
+{
+    /// <summary>save_step(trajectory_id, step_data): a step without a game state (unless the input carries one).</summary>
+    public async Task<FleStep> SaveStepAsync(FleStepInput input, CancellationToken cancellationToken = default)
+    {
+        var (step, _) = await SaveAsync(input, cancellationToken).ConfigureAwait(false);
+        return step;
+    }
+
+    /// <summary>save_checkpoint(...): the step and its game state in one transaction.</summary>
+    public async Task<FleCheckpoint> SaveCheckpointAsync(FleStepInput input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.GameState is null)
+            throw FleException.InvalidArgument("A checkpoint needs a game state; use SaveStep for a step without one.");
+        var (_, cp) = await SaveAsync(input, cancellationToken).ConfigureAwait(false);
+        return cp!;
+    }
+
+    private async Task<(FleStep Step, FleCheckpoint? Checkpoint)> SaveAsync(FleStepInput input, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(input);
+        FleIds.Validate(input.TrajectoryId);
+        if (input.StepNumber < 0)
+            throw FleException.InvalidArgument($"Step number {input.StepNumber} is negative; step numbers start at 0.", input.StepNumber, FleErrorIds.InvalidStepNumber);
+        if (input.AgentCode is null) throw FleException.InvalidArgument("The agent code is null; pass an empty string for no code.", null, FleErrorIds.InvalidText);
+        if (input.EnvironmentFeedback is null) throw FleException.InvalidArgument("The environment feedback is null; pass an empty string for none.", null, FleErrorIds.InvalidText);
+        FleText.Validate(input.AgentCode, "agent code");
+        FleText.Validate(input.EnvironmentFeedback, "environment feedback");
+        var meta = FleJson.NormalizeObject(input.MetadataJson, "step metadata");
+        if (input.GameState is { } gs && gs.LongLength > Settings.MaxStateBytes)
+            throw new FleException(FleErrorIds.StateTooLarge, FleErrorKind.InvalidArgument,
+                $"The game state is {gs.LongLength:N0} bytes; the limit is {Settings.MaxStateBytes:N0} bytes (FLE_MAX_STATE_BYTES).",
+                target: input.TrajectoryId);
+        var ts = input.Timestamp is { } t ? FleClock.Truncate(t) : FleClock.UtcNow();
+
+        for (var attempt = 0; ; attempt++)
+        {
+            // Compress before the write transaction: the database lock is held only for the write itself.
+            EncodedState? state;
+            try
+            {
+                state = input.GameState is { } raw ? Codec.Encode(input.TrajectoryId, raw, () => LoadLatestDictionary(input.TrajectoryId), LoadDictionaryData) : null;
+            }
+            catch (Exception e) when (e is not FleException && Provider.Translate(e, input.TrajectoryId, input.StepNumber) is { } fe)
+            {
+                throw fe; // reading the keyframe failed (the file is gone, the disk failed ...)
+            }
+            try
+            {
+                var (stepId, stateId, newDict) = await RunAsync(
+                    ct => Provider.WriteStepAsync(input, meta, ts, state, ct), input.TrajectoryId, input.StepNumber, cancellationToken, retryTransient: false).ConfigureAwait(false);
+                if (state is not null) Codec.Committed(input.TrajectoryId, state, newDict);
+                var built = Build(input, meta, ts, stepId, stateId, state);
+                return (built, built as FleCheckpoint);
+            }
+            catch (FleException e) when (attempt == 0 && state?.DictionaryId is not null && e.ErrorId == FleErrorIds.TrajectoryNotFound)
+            {
+                // The cached keyframe may belong to a deleted trajectory of the same id: forget it and try once more.
+                Codec.Forget(input.TrajectoryId);
+            }
+            catch (RootKeyframeGoneException) when (attempt < 2)
+            {
+                // Same, found by the write itself (nothing was written): plan the state again from what is stored. The
+                // root is also dropped from the fingerprint cache: it may be an identical root of ANOTHER trajectory
+                // (FLE runs often start from the same state), which reads fine but is not this trajectory's to write against.
+                StateCodec.Abandoned(state!);
+                Codec.Forget(input.TrajectoryId);
+                if (state!.NewDictionaryRoot is { } gone) Codec.ForgetDictionaries([gone.Id]);
+            }
+            catch (RootKeyframeGoneException e)
+            {
+                StateCodec.Abandoned(state!);
+                Codec.Forget(input.TrajectoryId);
+                throw new FleException(FleErrorIds.TransientFailure, FleErrorKind.ResourceBusy,
+                    $"Step {input.StepNumber} of trajectory '{input.TrajectoryId}' was not saved: its stored keyframes changed under this " +
+                    "writer three times in a row (is another process deleting and recreating the trajectory?). Nothing was written; save it again.",
+                    e, $"{input.TrajectoryId}#{input.StepNumber}");
+            }
+            catch
+            {
+                if (state is not null) StateCodec.Abandoned(state);
+                throw;
+            }
+        }
+    }
+
+    private FleStep Build(FleStepInput input, string meta, DateTime ts, long stepId, long stateId, EncodedState? state)
+    {
+        if (state is null)
+        {
+            return new FleStep
+            {
+                Id = stepId, TrajectoryId = input.TrajectoryId, StepNumber = input.StepNumber, AgentCode = input.AgentCode,
+                EnvironmentFeedback = input.EnvironmentFeedback, Timestamp = ts, MetadataJson = meta, Metadata = FleJson.ToDictionary(meta),
+            };
+        }
+        return new FleCheckpoint
+        {
+            Id = stepId, TrajectoryId = input.TrajectoryId, StepNumber = input.StepNumber, AgentCode = input.AgentCode,
+            EnvironmentFeedback = input.EnvironmentFeedback, Timestamp = ts, MetadataJson = meta, Metadata = FleJson.ToDictionary(meta),
+            HasGameState = true, GameStateSize = state.RawSize, GameState = input.GameState, StateId = stateId, StateTimestamp = ts,
+            StoredSize = state.Data.Length + (state.NewDictionaryData?.Length ?? 0), Codec = state.CodecName,
+        };
+    }
+
+    // The codec's loaders: a keyframe is read when a writer or reader of this store meets it first (then it is cached).
+
+    private (long, byte[])? LoadLatestDictionary(string trajectoryId)
+    {
+        using var conn = Provider.OpenConnection();
+        return conn.QueryFirstOrDefault<(long, byte[])?>("SELECT id, data FROM state_dictionaries WHERE trajectory_id = @t ORDER BY id DESC LIMIT 1",
+            new { t = trajectoryId });
+    }
+
+    /// <summary>The keyframes of a keyframe's trajectory with a given raw size (where its root keyframe is).</summary>
+    private List<(long, byte[])> LoadRootCandidates(long keyframeId, int rawSize)
+    {
+        using var conn = Provider.OpenConnection();
+        return conn.Query<(long, byte[])>("SELECT d.id, d.data FROM state_dictionaries d WHERE d.trajectory_id = " +
+            "(SELECT k.trajectory_id FROM state_dictionaries k WHERE k.id = @k) AND d.raw_size = @size AND d.id <> @k ORDER BY d.id", new { k = keyframeId, size = rawSize }).ToList();
+    }
+
+    private byte[]? LoadDictionaryData(long id)
+    {
+        using var conn = Provider.OpenConnection();
+        return conn.ExecuteScalar<byte[]?>("SELECT data FROM state_dictionaries WHERE id = @id", new { id });
+    }
+
+    /// <summary>get_trajectory_steps(id): steps in order, streamed. Game states are read only when asked for.</summary>
+    public async IAsyncEnumerable<FleStep> GetStepsAsync(string trajectoryId, FleStepRange range = default, bool includeGameState = false,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        FleIds.Validate(trajectoryId);
+        await foreach (var s in StreamStepRowsAsync(includeGameState ? Sql.SelectStepsWithState : Sql.SelectSteps, trajectoryId,
+            range.From ?? 0L, range.To ?? long.MaxValue, r => ReadStep(r, includeGameState), cancellationToken).ConfigureAwait(false))
+            yield return s;
+    }
+
+    /// <summary>
+    /// The rows of a step query (@t, @from, @to) mapped one by one as they stream (sequential access); a trajectory with
+    /// no rows that does not exist is TrajectoryNotFound.
+    /// </summary>
+    private async IAsyncEnumerable<T> StreamStepRowsAsync<T>(string sql, string trajectoryId, long from, long to, Func<DbDataReader, T> map,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var any = false;
+        await foreach (var row in StreamAsync(sql, [("@t", trajectoryId), ("@from", from), ("@to", to)], CommandBehavior.SequentialAccess,
+            trajectoryId, map, cancellationToken).ConfigureAwait(false))
+        {
+            any = true;
+            yield return row;
+        }
+        if (!any && !await TrajectoryExistsAsync(trajectoryId, cancellationToken).ConfigureAwait(false))
+            throw FleException.TrajectoryNotFound(trajectoryId);
+    }
+
+    /// <summary>get_trajectory_steps(id) as a list, with game states.</summary>
+    public Task<List<FleStep>> GetTrajectoryStepsAsync(string trajectoryId, CancellationToken cancellationToken = default)
+        => ToListAsync(GetStepsAsync(trajectoryId, default, true, cancellationToken));
+
+    /// <summary>count_steps(id).</summary>
+    public async Task<long> CountStepsAsync(string trajectoryId, CancellationToken cancellationToken = default)
+    {
+        FleIds.Validate(trajectoryId);
+        var (exists, count) = await DbAsync((conn, ct) => conn.QuerySingleAsync<(long?, long)>(Cmd(
+            "SELECT (SELECT 1 FROM trajectories WHERE id = @t), (SELECT COUNT(*) FROM steps WHERE trajectory_id = @t)", new { t = trajectoryId }, ct)),
+            trajectoryId, cancellationToken).ConfigureAwait(false);
+        return exists is not null ? count : throw FleException.TrajectoryNotFound(trajectoryId);
+    }
+
+    /// <summary>get_checkpoint(id, step): the checkpoint at a step, or null when that step has no game state.</summary>
+    public Task<FleCheckpoint?> GetCheckpointAsync(string trajectoryId, long stepNumber, CancellationToken cancellationToken = default)
+        => ReadCheckpointAsync(trajectoryId, stepNumber, cancellationToken);
+
+    /// <summary>get_latest_checkpoint(id): the checkpoint with the highest step number, or null when there is none.</summary>
+    public Task<FleCheckpoint?> GetLatestCheckpointAsync(string trajectoryId, CancellationToken cancellationToken = default)
+        => ReadCheckpointAsync(trajectoryId, null, cancellationToken);
+
+    private async Task<FleCheckpoint?> ReadCheckpointAsync(string trajectoryId, long? stepNumber, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        FleIds.Validate(trajectoryId);
+        // Hand-written reader: the latest checkpoint is the resume path (sequential access, one row).
+        var cp = await RunAsync(async ct =>
+        {
+            await using var conn = await Provider.OpenConnectionAsync(ct).ConfigureAwait(false);
+            await using var cmd = conn.CreateCommand();
+            cmd.CommandText = stepNumber is null ? Sql.SelectLatestCheckpoint : Sql.SelectCheckpointAt;
+            Param(cmd, "@t", trajectoryId);
+            if (stepNumber is { } n) Param(cmd, "@n", n);
+            await using var r = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
+            return await r.ReadAsync(ct).ConfigureAwait(false) ? (FleCheckpoint)ReadStep(r, true) : null;
+        }, trajectoryId, stepNumber, cancellationToken).ConfigureAwait(false);
+        if (cp is null && !await TrajectoryExistsAsync(trajectoryId, cancellationToken).ConfigureAwait(false))
+            throw FleException.TrajectoryNotFound(trajectoryId);
+        return cp;
+    }
+
+    // ------------------------------------------------------------------ reading rows
+
+    // Column order of every step query: s.id, s.trajectory_id, s.step_number, s.agent_code, s.environment_feedback,
+    // s.timestamp, s.metadata, g.raw_size, [g.codec, g.dictionary_id, g.state_data, g.id, g.timestamp]
+    private FleStep ReadStep(DbDataReader r, bool withState)
+    {
+        var id = r.GetInt64(0);
+        var trajectoryId = r.GetString(1);
+        var stepNumber = r.GetInt64(2);
+        var code = r.GetString(3);
+        var feedback = r.GetString(4);
+        var ts = Provider.ReadTime(r, 5);
+        var meta = r.GetString(6);
+        long? rawSize = r.IsDBNull(7) ? null : Convert.ToInt64(r.GetValue(7), System.Globalization.CultureInfo.InvariantCulture);
+        if (!withState || rawSize is null)
+        {
+            return new FleStep
+            {
+                Id = id, TrajectoryId = trajectoryId, StepNumber = stepNumber, AgentCode = code, EnvironmentFeedback = feedback,
+                Timestamp = ts, MetadataJson = meta, Metadata = FleJson.ToDictionary(meta), HasGameState = rawSize is not null, GameStateSize = rawSize,
+            };
+        }
+        var codec = (StateCodecKind)Convert.ToInt16(r.GetValue(8), System.Globalization.CultureInfo.InvariantCulture);
+        long? dictId = r.IsDBNull(9) ? null : r.GetInt64(9);
+        var data = (byte[])r.GetValue(10);
+        var stateId = r.GetInt64(11);
+        var stateTs = Provider.ReadTime(r, 12);
+        var state = Codec.Decode(codec, data, checked((int)rawSize.Value), dictId, LoadDictionaryData);
+        return new FleCheckpoint
+        {
+            Id = id, TrajectoryId = trajectoryId, StepNumber = stepNumber, AgentCode = code, EnvironmentFeedback = feedback,
+            Timestamp = ts, MetadataJson = meta, Metadata = FleJson.ToDictionary(meta), HasGameState = true, GameStateSize = rawSize,
+            GameState = state, StateId = stateId, StateTimestamp = stateTs, StoredSize = data.Length, Codec = EncodedState.Name(codec),
+        };
+    }
+}
