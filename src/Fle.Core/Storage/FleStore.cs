@@ -41,6 +41,9 @@ public sealed partial class FleStore : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>True when opening this database reaches no server and creates nothing (an existing local file): cheap enough for tab completion.</summary>
+    public static bool OpensQuietly(FleSettings settings) => StorageProviders.OpensQuietly(settings);
+
     /// <summary>Resolve settings from the sources (parameters &gt; environment &gt; .env) and open.</summary>
     public static Task<FleStore> OpenAsync(FleSettingsOverrides? overrides = null, CancellationToken cancellationToken = default)
         => OpenAsync(FleSettingsResolver.Resolve(overrides), cancellationToken);

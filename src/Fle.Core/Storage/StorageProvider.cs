@@ -138,14 +138,22 @@ internal sealed record BackendInfo(long SizeOnDisk, string? JournalMode, string 
 /// <summary>The backends Fle knows, by <see cref="FleBackend"/>: a new backend is a folder under Storage and a line here.</summary>
 internal static class StorageProviders
 {
+    /// <summary>How to make a backend's provider, and whether its database opens without a network or a new file (tab completion).</summary>
+    private sealed record Entry(Func<FleSettings, StorageProvider> Create, Func<FleSettings, bool> OpensQuietly);
+
     // Factories, not a switch of constructors: a provider's assemblies (Npgsql) load only when it is used.
-    private static readonly Dictionary<FleBackend, Func<FleSettings, StorageProvider>> Factories = new()
+    private static readonly Dictionary<FleBackend, Entry> Backends = new()
     {
-        [FleBackend.Sqlite] = s => new Sqlite.SqliteProvider(s),
-        [FleBackend.Postgres] = s => new Postgres.PostgresProvider(s),
+        [FleBackend.Sqlite] = new(s => new Sqlite.SqliteProvider(s), s => File.Exists(s.SqlitePath)),
+        [FleBackend.Postgres] = new(s => new Postgres.PostgresProvider(s), _ => false),
     };
 
     /// <summary>The provider of the settings' backend (not opened yet: see <see cref="StorageProvider.InitializeAsync"/>).</summary>
-    public static StorageProvider Create(FleSettings settings) => Factories.TryGetValue(settings.Backend, out var create) ? create(settings)
+    public static StorageProvider Create(FleSettings settings) => Get(settings).Create(settings);
+
+    /// <summary>True when opening the database reaches no server and creates nothing (an existing local file).</summary>
+    public static bool OpensQuietly(FleSettings settings) => Get(settings).OpensQuietly(settings);
+
+    private static Entry Get(FleSettings settings) => Backends.TryGetValue(settings.Backend, out var e) ? e
         : throw new FleException(FleErrorIds.UnknownDatabaseType, FleErrorKind.InvalidConfiguration, $"No storage provider for {settings.Backend}.");
 }
