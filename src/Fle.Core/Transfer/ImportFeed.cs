@@ -39,6 +39,13 @@ internal sealed class ImportStep : ImportItem
     /// <summary>The key of the dictionary row the state refers to (written earlier in the same import).</summary>
     public long? StateDictionaryKey { get; init; }
     public DateTime StateTimestamp { get; init; }
+
+    /// <summary>This step with its game state row.</summary>
+    public ImportStep WithState(StateCodecKind codec, byte[] data, int rawSize, long? dictionaryKey, DateTime timestamp) => new()
+    {
+        StepNumber = StepNumber, AgentCode = AgentCode, EnvironmentFeedback = EnvironmentFeedback, Timestamp = Timestamp, MetadataJson = MetadataJson,
+        StateCodec = codec, StateData = data, StateRawSize = rawSize, StateDictionaryKey = dictionaryKey, StateTimestamp = timestamp,
+    };
 }
 
 /// <summary>
@@ -141,17 +148,8 @@ internal sealed class ImportFeed : IAsyncDisposable
         await foreach (var s in rec.GetStepsAsync(ct).ConfigureAwait(false))
         {
             var raw = s.GameState;
-            var meta = im.Validate(s.StepNumber, s.AgentCode, s.EnvironmentFeedback, s.MetadataJson, raw?.LongLength);
-            if (!seen.Add(s.StepNumber)) throw DuplicateStep(rec.Id, s.StepNumber);
-            ImportStep step;
-            if (raw is null)
-            {
-                step = new ImportStep
-                {
-                    StepNumber = s.StepNumber, AgentCode = s.AgentCode, EnvironmentFeedback = s.EnvironmentFeedback, Timestamp = s.Timestamp, MetadataJson = meta,
-                };
-            }
-            else
+            var step = CheckedRow(im, seen, s.StepNumber, s.AgentCode, s.EnvironmentFeedback, s.Timestamp, s.MetadataJson, raw?.LongLength);
+            if (raw is not null)
             {
                 var enc = im.Codec.Encode(rec.Id, raw, () => null);
                 if (im.Finish is not null && !im.Codec.RoundTrips(enc, raw))
@@ -170,15 +168,19 @@ internal sealed class ImportFeed : IAsyncDisposable
                     im.Codec.Committed(rec.Id, enc, key);
                     await w.WriteAsync(new ImportDictionary(key.Value, enc.RawSize, dd, stateTs), ct).ConfigureAwait(false);
                 }
-                step = new ImportStep
-                {
-                    StepNumber = s.StepNumber, AgentCode = s.AgentCode, EnvironmentFeedback = s.EnvironmentFeedback, Timestamp = s.Timestamp, MetadataJson = meta,
-                    StateCodec = enc.Codec, StateData = enc.Data, StateRawSize = enc.RawSize, StateDictionaryKey = key, StateTimestamp = stateTs,
-                };
+                step = step.WithState(enc.Codec, enc.Data, enc.RawSize, key, stateTs);
             }
             await w.WriteAsync(step, ct).ConfigureAwait(false);
             im.Counted(raw?.LongLength);
         }
+    }
+
+    /// <summary>A step of the record checked with the write path's rules (and its number seen once), as a row without its state.</summary>
+    private static ImportStep CheckedRow(TrajectoryImport im, HashSet<long> seen, long n, string code, string feedback, DateTime ts, string? meta, long? stateBytes)
+    {
+        var m = im.Validate(n, code, feedback, meta, stateBytes);
+        if (!seen.Add(n)) throw DuplicateStep(im.Record.Id, n);
+        return new ImportStep { StepNumber = n, AgentCode = code, EnvironmentFeedback = feedback, Timestamp = ts, MetadataJson = m };
     }
 
     // ------------------------------------------------------------------ records from a Fle store: copy the stored rows
@@ -217,25 +219,12 @@ internal sealed class ImportFeed : IAsyncDisposable
             await foreach (var s in src.ReadStepsAsync(token).ConfigureAwait(false))
             {
                 var st = s.State;
-                var meta = im.Validate(s.StepNumber, s.AgentCode, s.EnvironmentFeedback, s.MetadataJson, st?.RawSize);
-                if (!seen.Add(s.StepNumber)) throw DuplicateStep(rec.Id, s.StepNumber);
-                ImportStep step;
-                if (st is null)
-                {
-                    step = new ImportStep
-                    {
-                        StepNumber = s.StepNumber, AgentCode = s.AgentCode, EnvironmentFeedback = s.EnvironmentFeedback, Timestamp = s.Timestamp, MetadataJson = meta,
-                    };
-                }
-                else
+                var step = CheckedRow(im, seen, s.StepNumber, s.AgentCode, s.EnvironmentFeedback, s.Timestamp, s.MetadataJson, st?.RawSize);
+                if (st is not null)
                 {
                     if (st.DictionaryId is { } d) await dicts.CopyThroughAsync(d, rec.Id, s.StepNumber, token).ConfigureAwait(false);
                     await checks.Writer.WriteAsync((st, s.StepNumber), token).ConfigureAwait(false);
-                    step = new ImportStep
-                    {
-                        StepNumber = s.StepNumber, AgentCode = s.AgentCode, EnvironmentFeedback = s.EnvironmentFeedback, Timestamp = s.Timestamp, MetadataJson = meta,
-                        StateCodec = st.Codec, StateData = st.Data, StateRawSize = (int)st.RawSize, StateDictionaryKey = st.DictionaryId, StateTimestamp = st.Timestamp,
-                    };
+                    step = step.WithState(st.Codec, st.Data, (int)st.RawSize, st.DictionaryId, st.Timestamp);
                 }
                 await w.WriteAsync(step, token).ConfigureAwait(false);
                 im.Counted(st?.RawSize);

@@ -166,6 +166,27 @@ internal sealed class TrajectoryImport : IDisposable
             Progress?.Report(new FleProgress("Import", $"trajectory {Record.Id}: {Steps} steps", -1, Record.Id));
     }
 
+    /// <summary>
+    /// The record's trajectory exists in the target: false to skip it (Skip), FleImportConflict (Error), or (Overwrite) it
+    /// is deleted with its steps, states and keyframes in the import's transaction (their ids noted for the caches) and true.
+    /// </summary>
+    public async Task<bool> MakeRoomAsync(StorageProvider target, DbConnection conn, DbTransaction tx, CancellationToken ct)
+    {
+        switch (OnConflict)
+        {
+            case FleConflictAction.Skip:
+                return false;
+            case FleConflictAction.Error:
+                throw Conflict(target.Location, Record.Id);
+        }
+        var id = new { id = Record.Id };
+        ReplacedDictionaries.AddRange(await conn.QueryAsync<long>(new CommandDefinition("SELECT id FROM state_dictionaries WHERE trajectory_id = @id", id, tx,
+            commandType: System.Data.CommandType.Text, cancellationToken: ct)).ConfigureAwait(false));
+        await conn.ExecuteAsync(new CommandDefinition("DELETE FROM trajectories WHERE id = @id", id, tx, commandType: System.Data.CommandType.Text, cancellationToken: ct))
+            .ConfigureAwait(false);
+        return true;
+    }
+
     /// <summary>Nothing of the record was written (it exists and is skipped, or nothing of it could be imported).</summary>
     public FleImportItemResult Skipped() => new(Record.Id, FleImportOutcome.Skipped, 0, 0, 0);
 

@@ -45,16 +45,7 @@ internal static class PostgresBulkImport
         }
         else if (!await InsertTrajectoryAsync(conn, tx, im, ct).ConfigureAwait(false))
         {
-            switch (im.OnConflict)
-            {
-                case FleConflictAction.Skip:
-                    return im.Skipped();
-                case FleConflictAction.Error:
-                    throw TrajectoryImport.Conflict(store.Location, rec.Id);
-            }
-            im.ReplacedDictionaries.AddRange(await conn.QueryAsync<long>(new CommandDefinition(
-                "SELECT id FROM state_dictionaries WHERE trajectory_id = @id", new { id = rec.Id }, tx, cancellationToken: ct, commandType: CommandType.Text)).ConfigureAwait(false));
-            await conn.ExecuteAsync(new CommandDefinition("DELETE FROM trajectories WHERE id = @id", new { id = rec.Id }, tx, cancellationToken: ct, commandType: CommandType.Text)).ConfigureAwait(false);
+            if (!await im.MakeRoomAsync(store, conn, tx, ct).ConfigureAwait(false)) return im.Skipped();
             if (!await InsertTrajectoryAsync(conn, tx, im, ct).ConfigureAwait(false))
                 throw new InvalidOperationException("The trajectory could not be replaced.");
             replaced = true;

@@ -22,16 +22,7 @@ internal static class SqliteBulkImport
         if (im.Append && !found) throw FleException.TrajectoryNotFound(rec.Id);
         if (found && !im.Append)
         {
-            switch (im.OnConflict)
-            {
-                case FleConflictAction.Skip:
-                    return im.Skipped();
-                case FleConflictAction.Error:
-                    throw TrajectoryImport.Conflict(store.Location, rec.Id);
-            }
-            im.ReplacedDictionaries.AddRange(await conn.QueryAsync<long>(new CommandDefinition(
-                "SELECT id FROM state_dictionaries WHERE trajectory_id = @id", new { id = rec.Id }, tx, cancellationToken: ct, commandType: CommandType.Text)).ConfigureAwait(false));
-            await conn.ExecuteAsync(new CommandDefinition("DELETE FROM trajectories WHERE id = @id", new { id = rec.Id }, tx, cancellationToken: ct, commandType: CommandType.Text)).ConfigureAwait(false);
+            if (!await im.MakeRoomAsync(store, conn, tx, ct).ConfigureAwait(false)) return im.Skipped();
             replaced = true;
         }
         var sql = SqliteDialect.Instance.Text;
