@@ -180,6 +180,9 @@ internal sealed class ImportFeed : IAsyncDisposable
     {
         var m = im.Validate(n, code, feedback, meta, stateBytes);
         if (!seen.Add(n)) throw DuplicateStep(im.Record.Id, n);
+        if (im.Record.ForkStepNumber is { } fork && n <= fork)
+            throw new FleException(FleErrorIds.StepInherited, FleErrorKind.InvalidData,
+                $"Trajectory '{im.Record.Id}' is a fork at step {fork}, yet its record holds step {n}, which it inherits; nothing of it was imported.", target: im.Record.Id);
         return new ImportStep { StepNumber = n, AgentCode = code, EnvironmentFeedback = feedback, Timestamp = ts, MetadataJson = m };
     }
 
