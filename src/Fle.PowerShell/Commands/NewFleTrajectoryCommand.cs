@@ -11,12 +11,10 @@ public sealed class NewFleTrajectoryCommand : FleCmdlet
 {
     private const string NewSet = "New";
     private const string ForkSet = "Fork";
-    private const string StepSet = "FromStep";
 
     /// <summary>The task the agent works on, e.g. iron_plate_throughput. For a fork: default the parent's.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = NewSet)]
     [Parameter(ParameterSetName = ForkSet)]
-    [Parameter(ParameterSetName = StepSet)]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(TaskIdCompleter))]
     public string? TaskId { get; set; }
@@ -33,21 +31,14 @@ public sealed class NewFleTrajectoryCommand : FleCmdlet
     [ValidateRange(0, long.MaxValue)]
     public long ForkStepNumber { get; set; }
 
-    /// <summary>A step (from Get-FleStep or Get-FleCheckpoint) to fork at: a fork of the trajectory it was read from, at its step number.</summary>
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = StepSet)]
-    [ValidateNotNull]
-    public FleStep? Step { get; set; }
-
     /// <summary>Metadata: a hashtable (model, version, process id, sweep id, ...) or a JSON object string. For a fork: default the parent's.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = NewSet)]
     [Parameter(ParameterSetName = ForkSet)]
-    [Parameter(ParameterSetName = StepSet)]
     public object? Metadata { get; set; }
 
     /// <summary>The id to use; default: a new time-ordered UUIDv7.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = NewSet)]
     [Parameter(ParameterSetName = ForkSet)]
-    [Parameter(ParameterSetName = StepSet)]
     [ValidateNotNullOrEmpty]
     [Alias("TrajectoryId")]
     public string? Id { get; set; }
@@ -55,7 +46,6 @@ public sealed class NewFleTrajectoryCommand : FleCmdlet
     /// <summary>The start time; default: now.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = NewSet)]
     [Parameter(ParameterSetName = ForkSet)]
-    [Parameter(ParameterSetName = StepSet)]
     public DateTime? StartTime { get; set; }
 
     protected override void ProcessRecord()
@@ -63,21 +53,15 @@ public sealed class NewFleTrajectoryCommand : FleCmdlet
         string? meta;
         try { meta = PSConvert.MetadataJson(Metadata); }
         catch (FleException e) { WriteError(ToErrorRecord(e, Metadata)); return; }
-        var (parent, at) = ParameterSetName switch
-        {
-            ForkSet => (ParentId, ForkStepNumber),
-            StepSet => (Step!.TrajectoryId, Step.StepNumber),
-            _ => ((string?)null, 0L),
-        };
-        if (parent is null)
+        if (ParameterSetName != ForkSet)
         {
             if (!ShouldProcess(Id is null ? $"task '{TaskId}'" : $"trajectory '{Id}' of task '{TaskId}'", "Create trajectory")) return;
             if (TryRun(ct => Store.CreateTrajectoryAsync(TaskId!, meta, Id, StartTime, ct), out var t, Id ?? TaskId))
                 WriteObject(t);
             return;
         }
-        if (!ShouldProcess($"trajectory '{parent}' at step {at}", "Fork")) return;
-        if (TryRun(ct => Store.CreateForkAsync(parent, at, TaskId, meta, Id, StartTime, ct), out var fork, $"{parent}#{at}"))
+        if (!ShouldProcess($"trajectory '{ParentId}' at step {ForkStepNumber}", "Fork")) return;
+        if (TryRun(ct => Store.CreateForkAsync(ParentId!, ForkStepNumber, TaskId, meta, Id, StartTime, ct), out var fork, $"{ParentId}#{ForkStepNumber}"))
             WriteObject(fork);
     }
 }
