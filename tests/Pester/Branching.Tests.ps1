@@ -299,3 +299,58 @@ Describe 'Branching on <Name>' -ForEach $backends {
         }
     }
 }
+
+Describe 'examples/Invoke-BeamSearch.ps1 on <Name>' -ForEach $backends {
+    BeforeAll {
+        $target = New-FleTestTarget -Backend $Name
+        $script:example = Join-Path $PSScriptRoot '../../examples/Invoke-BeamSearch.ps1'
+    }
+    AfterAll { $target.Connection | Disconnect-FleDatabase }
+
+    It 'searches a tree of forks: each node stored once, the best value is the best in the database, its lineage reaches the root' {
+        $r = & $example -TaskId 'beam-example' -BeamWidth 3 -Depth 4 -Expansions 2 -Connection $target.Connection
+        $steps = [int](Invoke-FleTestSql -Target $target -Sql 'SELECT COUNT(*) FROM steps')
+        $trajectories = [int](Invoke-FleTestSql -Target $target -Sql 'SELECT COUNT(*) FROM trajectories')
+        $forks = [int](Invoke-FleTestSql -Target $target -Sql 'SELECT COUNT(*) FROM trajectories WHERE parent_id IS NOT NULL')
+        # 1 + 2 + 3 + 3 heads over the 4 rounds, 2 forks each; every fork stores exactly its one new step
+        $forks | Should -Be 18
+        $trajectories | Should -Be 19
+        $r.Trajectories | Should -Be 19
+        $steps | Should -Be 19
+        $r.StoredSteps | Should -Be 19
+        [int](Invoke-FleTestSql -Target $target -Sql 'SELECT COUNT(*) FROM game_states') | Should -Be 19
+        # a fork is made at the step its parent stores, and holds the step after it
+        $bad = if ($Name -eq 'Sqlite') { "SELECT COUNT(*) FROM trajectories t WHERE t.parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM steps s WHERE s.trajectory_id = t.id AND s.step_number = t.fork_step_number + 1)" }
+        else { "SELECT COUNT(*) FROM trajectories t WHERE t.parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM steps s WHERE s.trajectory_id = t.id AND s.step_number = t.fork_step_number + 1)" }
+        [int](Invoke-FleTestSql -Target $target -Sql $bad) | Should -Be 0
+        # the best, as the backend's own JSON functions see it
+        $max = if ($Name -eq 'Sqlite') { "SELECT MAX(json_extract(metadata, '$.value')) FROM steps" } else { "SELECT MAX((metadata->>'value')::numeric) FROM steps" }
+        [double](Invoke-FleTestSql -Target $target -Sql $max) | Should -Be ([double]$r.BestValue)
+        $r.BestValue | Should -BeGreaterThan 0
+        $chain = Get-FleTrajectory -Id $r.BestTrajectoryId -IncludeAncestors -Connection $target.Connection
+        $chain[0].Id | Should -Be $r.RootId
+        $chain[-1].Id | Should -Be $r.BestTrajectoryId
+        $chain.Count | Should -Be ($r.BestStepNumber + 1)
+        $path = Get-FleStep -TrajectoryId $r.BestTrajectoryId -IncludeGameState -Connection $target.Connection
+        $path.StepNumber | Should -Be (0..$r.BestStepNumber)
+        $path.StoredIn | Should -Be $chain.Id
+        ($path[-1].GameStateText | ConvertFrom-Json).tick | Should -Be (60 * $r.BestStepNumber)
+    }
+}
+
+Describe 'examples/Invoke-BeamSearch.ps1 as a user runs it' {
+    It 'runs in a fresh pwsh on the embedded default (.fle/data.db)' {
+        $dir = New-FleTestDirectory
+        $example = (Resolve-Path (Join-Path $PSScriptRoot '../../examples/Invoke-BeamSearch.ps1')).Path
+        $run = Invoke-FleFreshPwsh -WorkingDirectory $dir -Environment @{ FLE_DB_TYPE = $null; SQLITE_DB_FILE = $null } -Script @"
+Import-Module `$env:FLE_MODULE_PATH
+`$r = & '$example' -Depth 3 -BeamWidth 2
+'best=' + `$r.BestValue
+'trajectories=' + `$r.Trajectories
+"@
+        $run.ExitCode | Should -Be 0 -Because $run.Error
+        $run.Output | Should -Contain 'trajectories=11'
+        Join-Path $dir '.fle/data.db' | Should -Exist
+        & sqlite3 (Join-Path $dir '.fle/data.db') 'SELECT COUNT(*) FROM trajectories WHERE parent_id IS NOT NULL' | Should -Be '10'
+    }
+}
