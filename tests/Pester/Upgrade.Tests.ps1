@@ -125,3 +125,25 @@ Describe 'A 0.1.0 database on <Name>' -ForEach $backends {
         } finally { $c | Disconnect-FleDatabase }
     }
 }
+
+Describe 'Restoring a 0.1.0 backup with 0.2.0 on <Name>' -ForEach $backends {
+    It 'Restore-FleDatabase of the 0.1.0 backup into a schema-2 database upgrades it, and the old states read back' {
+        $target = New-FleTestTarget -Backend $Name
+        try {
+            $c = $target.Connection
+            $t = New-FleTrajectory -TaskId 'replaced-by-restore' -Connection $c
+            $null = New-FleTrajectory -ParentId $t.Id -ForkStepNumber 0 -Connection $c -ErrorAction SilentlyContinue   # no step 0: refused
+            $backup = Join-Path $fixtures ($Name -eq 'Sqlite' ? 'fle-0.1.0.sqlite3' : 'fle-0.1.0-postgres.sql')
+            Restore-FleDatabase -Path $backup -Connection $c -Confirm:$false | Out-Null
+            $c.SchemaVersion | Should -Be 2
+            Invoke-FleTestSql -Target $target -Sql 'SELECT version FROM fle_schema_version ORDER BY version' | Should -Be @('1', '2')
+            $expected = $Name -eq 'Sqlite' ? $manifest.sqlite : $manifest.postgres
+            $old = $expected | Where-Object { @($_.steps).Count -eq 40 }
+            Get-FleTrajectory -Id $t.Id -Connection $c -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $steps = Get-FleStep -TrajectoryId $old.id -IncludeGameState -Connection $c
+            $steps.Count | Should -Be 40
+            for ($i = 0; $i -lt 40; $i++) { Get-Sha ([byte[]]$steps[$i].GameState) | Should -Be $old.steps[$i].game_state }
+            (New-FleTrajectory -ParentId $old.id -ForkStepNumber 39 -Connection $c).ParentId | Should -Be $old.id
+        } finally { $target.Connection | Disconnect-FleDatabase }
+    }
+}

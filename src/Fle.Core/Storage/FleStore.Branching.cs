@@ -87,6 +87,13 @@ public sealed partial class FleStore
         return null;
     }
 
+    /// <summary>Forget every cache of what the database holds (it was restored or replaced underneath).</summary>
+    private void ForgetEverything()
+    {
+        Codec.Reset();
+        ForgetLineage();
+    }
+
     /// <summary>Forget what is known of trajectories (deleted, or the database replaced).</summary>
     private void ForgetLineage(IEnumerable<string>? ids = null)
     {

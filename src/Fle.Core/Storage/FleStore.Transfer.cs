@@ -156,6 +156,7 @@ public sealed partial class FleStore
         {
             Codec.Forget(id);
             Codec.ForgetDictionaries(importer.ReplacedDictionaries);
+            ForgetLineage([id]);
         }
         return result;
     }

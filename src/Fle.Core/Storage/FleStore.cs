@@ -20,7 +20,7 @@ public sealed partial class FleStore : IAsyncDisposable, IDisposable
     {
         Provider = provider;
         Codec.RootCandidates = LoadRootCandidates;
-        provider.DatabaseReplaced = Codec.Reset;
+        provider.DatabaseReplaced = ForgetEverything;
     }
 
     /// <summary>Open (and create or upgrade the schema of) the database the settings name.</summary>

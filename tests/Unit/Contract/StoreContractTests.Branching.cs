@@ -1,4 +1,5 @@
 using Fle.Core;
+using Fle.Core.Configuration;
 using Fle.Core.Storage;
 using Fle.Tests.Infrastructure;
 using Xunit;
@@ -326,5 +327,20 @@ public abstract partial class StoreContractTests
             "SELECT COUNT(*) FROM game_states g WHERE g.dictionary_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM state_dictionaries d WHERE d.id = g.dictionary_id)"));
         var cold = await OpenStoreAsync();
         for (var i = 21; i < 31; i++) SameBytes(GameState(7, i + 1, 8_000), (await cold.GetCheckpointAsync(fork.Id, i))!.GameState, $"fork step {i}");
+    }
+
+    [ContractFact]
+    public async Task A_restore_forgets_the_lineage_it_knew()
+    {
+        var root = await TreeRootAsync(3);
+        var backup = await Store.BackupAsync(Path.Combine(Db.Folder, "before-fork" + (Backend == FleBackend.Sqlite ? ".db" : ".sql")));
+        var fork = await Store.CreateForkAsync(root.Id, 1);        // known to this store as a fork
+        await ThrowsFle(FleErrorIds.StepInherited, () => StepAsync(fork.Id, 0));
+        await Store.RestoreAsync(backup.Path);                     // the fork is gone
+        Assert.Null(await Store.GetTrajectoryAsync(fork.Id));
+        await NewTrajectoryAsync("reused", fork.Id);               // the same id, now a root
+        await StepAsync(fork.Id, 0);
+        Assert.Equal(fork.Id, (await Store.GetStepsAsync(fork.Id).ToListAsync()).Single().StoredIn);
+        Assert.Equal([fork.Id], (await Store.GetAncestryAsync(fork.Id)).Select(t => t.Id));
     }
 }
