@@ -3,6 +3,7 @@ using System.Management.Automation.Runspaces;
 using System.Runtime.CompilerServices;
 using Fle.Core.Configuration;
 using Fle.Core.Storage;
+using Fle.PowerShell.Internal;
 
 namespace Fle.PowerShell;
 

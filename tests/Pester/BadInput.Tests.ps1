@@ -294,7 +294,10 @@ Describe 'Bad values on <Name>' -Tag BadInput -ForEach $backends {
         $e = Get-FleErrorRecord { Save @{ StepNumber = 1; AgentCode = 'overwrite attempt' } }
         $script:tried++
         $e.FullyQualifiedErrorId | Should -Be 'FleStepAlreadyExists,Fle.PowerShell.Commands.SaveFleCheckpointCommand'
-        $e.Exception.Message | Should -Match '-Force'
+        # The engine's message says what happened; the cmdlet layer adds PowerShell's words for what to do (what the console shows).
+        $e.Exception.Message | Should -Not -Match '-Force'
+        "$e" | Should -Match 'pass -Force to overwrite it'
+        $e.ErrorDetails.RecommendedAction | Should -Match '-Force'
         Get-FleErrorId { Save-FleStep -TrajectoryId $t.Id -StepNumber 2 -AgentCode a -EnvironmentFeedback b -Connection $c } | Should -Be 'FleStepAlreadyExists'
     }
 

@@ -395,7 +395,7 @@ public sealed class StateCodec : IDisposable
         => result.Length == rawSize ? result : throw Corrupt($"it decoded to {result.Length} bytes instead of {rawSize}");
 
     private static FleException Corrupt(string why) => new(FleErrorIds.CorruptState, FleErrorKind.InvalidData,
-        $"A stored game state is damaged: {why}. Run Test-FleDatabase to check the database, and restore from a backup if needed.");
+        $"A stored game state is damaged: {why}. Check the database (decode every state), and restore from a backup if needed.");
 
     private static EncodedState Raw(byte[] raw) => new() { Codec = StateCodecKind.Raw, Data = raw, RawSize = raw.Length };
 

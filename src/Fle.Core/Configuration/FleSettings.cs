@@ -166,7 +166,7 @@ public static class FleSettingsResolver
         FleBackend backend;
         string selectedBy;
         if (forceBackend is { } forced) { backend = forced; selectedBy = "as the target"; }
-        else if (overrides.Backend is { } b) { backend = b; selectedBy = "by -Type"; }
+        else if (overrides.Backend is { } b) { backend = b; selectedBy = "explicitly"; }
         else if (!string.IsNullOrEmpty(overrides.ConnectionString)) { backend = FleBackend.Postgres; selectedBy = "by the connection string"; }
         else { backend = ParseBackend(Get(DbTypeVariable)); selectedBy = $"by {DbTypeVariable}=postgres"; }
 
@@ -224,7 +224,7 @@ public static class FleSettingsResolver
             throw new FleException(FleErrorIds.MissingSetting, FleErrorKind.InvalidConfiguration,
                 $"PostgreSQL is selected ({selectedBy}) but {string.Join(", ", missing)} " +
                 $"{(missing.Count == 1 ? "is" : "are")} not set. Set {string.Join(", ", missing)} in the environment or .env " +
-                $"(and {PasswordVariable} unless PGPASSFILE holds it), or pass -Server, -Database and -Credential.",
+                $"(and {PasswordVariable} unless PGPASSFILE holds it), or give the server, database and user explicitly.",
                 target: string.Join(",", missing))
             { RecommendedAction = $"Add the missing variables to .env, or set {DbTypeVariable}=sqlite for the embedded default." };
         }
@@ -283,7 +283,7 @@ public static class FleSettingsResolver
         }
         if (!File.Exists(full))
             throw new FleException(FleErrorIds.ConfigurationInvalid, FleErrorKind.InvalidConfiguration,
-                $"The root certificate file '{full}' ({SslRootCertVariable} or -RootCertificate) does not exist. Download your server's CA bundle " +
+                $"The root certificate file '{full}' ({SslRootCertVariable}) does not exist. Download your server's CA bundle " +
                 "(managed services publish it) and give its path.", target: full);
         try
         {

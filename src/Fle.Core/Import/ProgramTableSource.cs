@@ -71,7 +71,7 @@ internal abstract class ProgramTableSource : IAsyncDisposable
         if (!await HasProgramsTableAsync(ct).ConfigureAwait(false))
             throw new FleException(FleErrorIds.SourceInvalid, FleErrorKind.InvalidData,
                 $"{Description} has no 'programs' table, so it is not a database written by FLE (fle.commons.db_client). " +
-                "Point -Path at FLE's SQLite file (SQLITE_DB_FILE, default .fle/data.db) or -ConnectionString at FLE's PostgreSQL database.",
+                "Give FLE's SQLite file (SQLITE_DB_FILE, default .fle/data.db) or the connection string of FLE's PostgreSQL database.",
                 target: Description) { RecommendedAction = "Check the path or connection string of the FLE database." };
         await using (var cmd = Command("SELECT * FROM programs WHERE 1 = 0"))
         await using (var r = await cmd.ExecuteReaderAsync(CommandBehavior.SchemaOnly, ct).ConfigureAwait(false))

@@ -129,5 +129,11 @@ public sealed class FleDatabaseCheck
     public FleBackend Backend { get; init; }
     public string Location { get; init; } = "";
 
+    /// <summary>The same result with another message (a host adding its own wording of what to do).</summary>
+    public FleDatabaseCheck WithMessage(string message) => new()
+    {
+        Check = Check, Status = Status, Message = message, Problems = Problems, Backend = Backend, Location = Location,
+    };
+
     public override string ToString() => $"{Status} {Check}: {Message}";
 }

@@ -34,12 +34,12 @@ public static class FleReport
         options ??= new FleReportOptions();
         if (trajectories.Count == 0)
             throw new FleException(FleErrorIds.ReportNoTrajectory, FleErrorKind.InvalidArgument, $"There is no trajectory to report on; {path} was not written.", target: path)
-            { RecommendedAction = "Give existing trajectory ids (Get-FleTrajectory lists them)." };
+            { RecommendedAction = "Give the ids of existing trajectories." };
         if (trajectories.Count > FleReportOptions.MaxTrajectories)
             throw new FleException(FleErrorIds.ReportTooManyTrajectories, FleErrorKind.InvalidArgument,
                 $"A report compares at most {FleReportOptions.MaxTrajectories} trajectories ({trajectories.Count} were given): more curves than that in one plot cannot be told apart. {path} was not written.",
                 target: path)
-            { RecommendedAction = "Narrow the selection (Get-FleTrajectory -TaskId ... -First 10), or make one report per group." };
+            { RecommendedAction = "Narrow the selection (one task, the newest few), or make one report per group." };
 
         var sw = Stopwatch.StartNew();
         var full = Path.GetFullPath(path);
@@ -51,16 +51,16 @@ public static class FleReport
         {
             var t = trajectories[i];
             var label = $"Trajectory {i + 1} of {trajectories.Count}: {t.Id}";
-            progress?.Report(new FleProgress("Export-FleReport", label, (int)(100 * done / total)));
+            progress?.Report(new FleProgress("Report", label, (int)(100 * done / total)));
             var before = done;
             reports.Add(await builder.ReadAsync(store, t, i, n =>
             {
                 if (n % 500 != 0) return;
-                progress?.Report(new FleProgress("Export-FleReport", label, (int)Math.Min(99, 100 * (before + n) / total), $"step {n:N0} of {t.StepCount:N0}"));
+                progress?.Report(new FleProgress("Report", label, (int)Math.Min(99, 100 * (before + n) / total), $"step {n:N0} of {t.StepCount:N0}"));
             }, cancellationToken).ConfigureAwait(false));
             done = before + reports[^1].Steps;
         }
-        progress?.Report(new FleProgress("Export-FleReport", $"Writing {full}", 99));
+        progress?.Report(new FleProgress("Report", $"Writing {full}", 99));
         var plan = ReportPlan.For(reports, options);
         var bytes = await WriteAsync(full, new ReportPage(options, reports, plan), cancellationToken).ConfigureAwait(false);
         return new FleReportResult

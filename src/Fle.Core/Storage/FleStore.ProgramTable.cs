@@ -1,5 +1,4 @@
-using System.Data;
-using System.Data.Common;
+using Dapper;
 using Fle.Core.Transfer;
 
 namespace Fle.Core.Storage;
@@ -15,7 +14,7 @@ internal sealed record TrajectoryRecordUpdate(FleTrajectoryStatus Status, DateTi
 
 // Engine primitives for Import-FleProgramTable: finding the trajectories of earlier imports, reading what they hold,
 // and writing a run through the bulk import path (see FleStore.Transfer.cs).
-public abstract partial class FleStore
+public sealed partial class FleStore
 {
     /// <summary>The value of imported_from.format in the metadata of every trajectory Import-FleProgramTable creates.</summary>
     internal const string ProgramImportFormat = "fle-programs";
@@ -38,11 +37,10 @@ public abstract partial class FleStore
     internal Task<List<ProgramImportRecord>> ListProgramImportsAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        var sql = Backend == Configuration.FleBackend.Postgres
-            ? "SELECT id, status, end_time, metadata::text FROM trajectories WHERE metadata->'imported_from'->>'format' = @format"
-            : "SELECT id, status, end_time, metadata FROM trajectories WHERE json_extract(metadata, '$.imported_from.format') = @format";
-        return ReadListAsync(sql, [("@format", ProgramImportFormat)], null,
-            r => new ProgramImportRecord(r.GetString(0), ParseStatus(r.GetString(1)), r.IsDBNull(2) ? null : ReadTime(r, 2), r.GetString(3)), cancellationToken);
+        var d = Provider.Dialect;
+        return ReadListAsync($"SELECT id, status, end_time, {d.JsonText("metadata")} FROM trajectories WHERE {d.JsonPathText("metadata", "imported_from", "format")} = @format",
+            [("@format", ProgramImportFormat)], null,
+            r => new ProgramImportRecord(r.GetString(0), ParseStatus(r.GetString(1)), r.IsDBNull(2) ? null : Provider.ReadTime(r, 2), r.GetString(3)), cancellationToken);
     }
 
     /// <summary>
@@ -52,31 +50,17 @@ public abstract partial class FleStore
     internal Task<List<ImportedStep>> ReadImportedStepsAsync(string trajectoryId, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        var sql = Backend == Configuration.FleBackend.Postgres
-            ? "SELECT step_number, (metadata->'program_id')::text, \"timestamp\", (metadata->'meta')::text FROM steps WHERE trajectory_id = @t ORDER BY step_number"
-            : "SELECT step_number, json_extract(metadata, '$.program_id'), timestamp, json_extract(metadata, '$.meta') FROM steps WHERE trajectory_id = @t ORDER BY step_number";
-        return ReadListAsync(sql, [("@t", trajectoryId)], trajectoryId, r =>
+        var d = Provider.Dialect;
+        return ReadListAsync($"SELECT step_number, {d.JsonPathJson("metadata", "program_id")}, \"timestamp\", {d.JsonPathJson("metadata", "meta")} " +
+            "FROM steps WHERE trajectory_id = @t ORDER BY step_number", [("@t", trajectoryId)], trajectoryId, r =>
         {
             var n = r.GetInt64(0);
             var program = r.IsDBNull(1) ? null : Import.ProgramValues.AsWhole(r.GetValue(1));
-            var ts = ReadTime(r, 2);
+            var ts = Provider.ReadTime(r, 2);
             var error = !r.IsDBNull(3) && r.GetValue(3) is string meta && MetaErrorOccurred(meta);
             return new ImportedStep(n, program, ts, error);
         }, cancellationToken);
     }
-
-    /// <summary>The rows of a query, mapped in column order (sequential access), as a list.</summary>
-    private Task<List<T>> ReadListAsync<T>(string sql, (string Name, object Value)[] parameters, string? trajectoryId, Func<DbDataReader, T> map,
-        CancellationToken cancellationToken) => RunAsync(async ct =>
-    {
-        await using var conn = await OpenConnectionAsync(ct).ConfigureAwait(false);
-        await using var cmd = Command(conn, sql);
-        foreach (var (name, value) in parameters) Param(cmd, name, value);
-        var list = new List<T>();
-        await using var r = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
-        while (await r.ReadAsync(ct).ConfigureAwait(false)) list.Add(map(r));
-        return list;
-    }, trajectoryId, null, cancellationToken);
 
     private static bool MetaErrorOccurred(string metaJson)
     {
@@ -92,29 +76,15 @@ public abstract partial class FleStore
     }
 
     /// <summary>Set the status, end time and metadata of a trajectory an earlier program-table import created.</summary>
-    internal Task UpdateTrajectoryRecordAsync(string id, TrajectoryRecordUpdate update, CancellationToken cancellationToken)
+    internal async Task UpdateTrajectoryRecordAsync(string id, TrajectoryRecordUpdate update, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        var meta = FleJson.NormalizeObject(update.MetadataJson);
-        return RunAsync(async ct =>
+        var n = await DbAsync((conn, ct) => conn.ExecuteAsync(Cmd(Sql.UpdateRecord, new
         {
-            await using var conn = await OpenConnectionAsync(ct).ConfigureAwait(false);
-            await using var cmd = Command(conn, UpdateRecordSql);
-            AddRecordParameters(cmd, id, update with { MetadataJson = meta });
-            if (await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 0) throw FleException.TrajectoryNotFound(id);
-            return 0;
-        }, id, null, cancellationToken);
-    }
-
-    internal string UpdateRecordSql =>
-        $"UPDATE trajectories SET status = @status, end_time = @end, metadata = {(Backend == Configuration.FleBackend.Postgres ? "@meta::jsonb" : "@meta")} WHERE id = @id";
-
-    internal void AddRecordParameters(DbCommand cmd, string id, TrajectoryRecordUpdate update)
-    {
-        Param(cmd, "@status", StatusText(update.Status));
-        Param(cmd, "@end", TimeParameter(FleClock.Truncate(update.EndTime)));
-        Param(cmd, "@meta", update.MetadataJson);
-        Param(cmd, "@id", id);
+            status = StatusText(update.Status), end = Provider.TimeParameter(FleClock.Truncate(update.EndTime)),
+            metadata = FleJson.NormalizeObject(update.MetadataJson), id,
+        }, ct)), id, cancellationToken).ConfigureAwait(false);
+        if (n == 0) throw FleException.TrajectoryNotFound(id);
     }
 
     /// <summary>

@@ -7,13 +7,16 @@ using Fle.Core.Transfer;
 namespace Fle.Core.Storage;
 
 /// <summary>Export and import (export_all / import_all).</summary>
-public abstract partial class FleStore
+public sealed partial class FleStore
 {
-    /// <summary>export_all(): one record per trajectory matching the query; each record's steps stream from this store.</summary>
+    /// <summary>
+    /// export_all(): one record per trajectory matching the query, a fork after its ancestors (those not selected are
+    /// brought in: an import needs them first); each record's steps stream from this store.
+    /// </summary>
     public async IAsyncEnumerable<FleExportRecord> ExportAsync(FleTrajectoryQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        await foreach (var t in QueryTrajectoriesAsync(query, cancellationToken).ConfigureAwait(false))
+        foreach (var t in await ExportListAsync(query, cancellationToken).ConfigureAwait(false))
             yield return ToExportRecord(t);
     }
 
@@ -24,16 +27,36 @@ public abstract partial class FleStore
         return t is null ? null : ToExportRecord(t);
     }
 
+    /// <summary>The trajectories of a query in the order an export writes them: parents before their forks, ancestors brought in.</summary>
+    private async Task<List<FleTrajectory>> ExportListAsync(FleTrajectoryQuery query, CancellationToken ct)
+    {
+        var list = await ListTrajectoriesAsync(query, ct).ConfigureAwait(false);
+        if (list.All(t => t.ParentId is null)) return list;
+        var have = list.Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (var t in list.Where(t => t.ParentId is not null))
+            foreach (var a in (await RequireLineageAsync(t.Id, ct).ConfigureAwait(false))[..^1])
+                if (have.Add(a.Id)) missing.Add(a.Id);
+        if (missing.Count > 0) list.AddRange(await ListTrajectoriesAsync(new FleTrajectoryQuery { Ids = missing }, ct).ConfigureAwait(false));
+        var depth = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var t in list) depth[t.Id] = t.ParentId is null ? 0 : (await RequireLineageAsync(t.Id, ct).ConfigureAwait(false)).Length - 1;
+        return list.Select((t, i) => (t, i)).OrderBy(x => depth[x.t.Id]).ThenBy(x => x.i).Select(x => x.t).ToList();
+    }
+
+    // A fork's record holds its own steps (it inherits the rest from its ancestors' records, which come first); its
+    // states go through the target's codec, as a fork's rows may refer to its ancestors' keyframes.
     private FleExportRecord ToExportRecord(FleTrajectory t) => new(ct => ReadExportStepsAsync(t.Id, ct))
     {
-        Id = t.Id, TaskId = t.TaskId, Status = t.Status, StartTime = t.StartTime, EndTime = t.EndTime,
-        MetadataJson = t.MetadataJson, StepCount = t.StepCount, Source = Location, StoredSource = new StoredTrajectorySource(this, t.Id),
+        Id = t.Id, TaskId = t.TaskId, Status = t.Status, StartTime = t.StartTime, EndTime = t.EndTime, MetadataJson = t.MetadataJson,
+        StepCount = t.OwnStepCount, Source = Location, ParentId = t.ParentId, ForkStepNumber = t.ForkStepNumber,
+        StoredSource = t.ParentId is null ? new StoredTrajectorySource(this, t.Id) : null,
     };
 
-    /// <summary>The steps of a trajectory with their decoded game states, streamed (one step in memory at a time).</summary>
+    /// <summary>The steps a trajectory stores itself (not those a fork inherits), with their decoded game states, streamed.</summary>
     public async IAsyncEnumerable<FleExportStep> ReadExportStepsAsync(string trajectoryId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await foreach (var s in GetStepsAsync(trajectoryId, FleStepRange.All, includeGameState: true, cancellationToken).ConfigureAwait(false))
+        FleIds.Validate(trajectoryId);
+        await foreach (var s in StreamStepRowsAsync(Sql.SelectStepsWithState, trajectoryId, 0, long.MaxValue, r => ReadStep(r, true), cancellationToken).ConfigureAwait(false))
         {
             var cp = s as FleCheckpoint;
             yield return new FleExportStep
@@ -53,8 +76,8 @@ public abstract partial class FleStore
         var sw = Stopwatch.StartNew();
         var full = Path.GetFullPath(path);
         // The trajectory rows are small: list them first, so progress knows the total number of steps.
-        var trajectories = await ListTrajectoriesAsync(query, cancellationToken).ConfigureAwait(false);
-        var totalSteps = Math.Max(1, trajectories.Sum(t => t.StepCount));
+        var trajectories = await ExportListAsync(query, cancellationToken).ConfigureAwait(false);
+        var totalSteps = Math.Max(1, trajectories.Sum(t => t.OwnStepCount));
         var partial = full + ".partial";
         long steps = 0, states = 0, bytes = 0, written = 0;
         try
@@ -74,7 +97,7 @@ public abstract partial class FleStore
                             ts++;
                             if (s.GameState is { } g) { tst++; bytes += g.LongLength; }
                             if (++steps % 50 == 0)
-                                progress?.Report(new FleProgress("Export-FleData", $"{written} of {trajectories.Count} trajectories, {steps} steps", (int)(100 * steps / totalSteps), t.Id));
+                                progress?.Report(new FleProgress("Export", $"{written} of {trajectories.Count} trajectories, {steps} steps", (int)(100 * steps / totalSteps), t.Id));
                         }
                     }
                     catch (FleException e) when (e.ErrorId == FleErrorIds.TrajectoryNotFound)
@@ -84,7 +107,7 @@ public abstract partial class FleStore
                     w.WriteEnd(t.Id, ts, tst);
                     states += tst;
                     written++;
-                    progress?.Report(new FleProgress("Export-FleData", $"{written} of {trajectories.Count} trajectories, {steps} steps", (int)(100 * steps / totalSteps), t.Id));
+                    progress?.Report(new FleProgress("Export", $"{written} of {trajectories.Count} trajectories, {steps} steps", (int)(100 * steps / totalSteps), t.Id));
                 }
                 await w.FinishAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -105,19 +128,6 @@ public abstract partial class FleStore
             Path = full, Trajectories = written, Steps = steps, States = states, Bytes = bytes,
             Size = new FileInfo(full).Length, Sha256 = FleFiles.Sha256(full), Duration = sw.Elapsed, Source = Location,
         };
-    }
-
-    /// <summary>The trajectories of a query as a list; a long id list is queried in chunks (statement parameter limits).</summary>
-    internal async Task<List<FleTrajectory>> ListTrajectoriesAsync(FleTrajectoryQuery query, CancellationToken ct)
-    {
-        if (query.Ids is not { Count: > 500 } ids) return await ToListAsync(QueryTrajectoriesAsync(query, ct)).ConfigureAwait(false);
-        var all = new List<FleTrajectory>();
-        foreach (var chunk in ids.Distinct(StringComparer.Ordinal).Chunk(500))
-            all.AddRange(await ToListAsync(QueryTrajectoriesAsync(new FleTrajectoryQuery
-            {
-                Ids = chunk, TaskId = query.TaskId, Status = query.Status, After = query.After, Before = query.Before, EndedBefore = query.EndedBefore,
-            }, ct)).ConfigureAwait(false));
-        return all;
     }
 
     /// <summary>
@@ -146,6 +156,7 @@ public abstract partial class FleStore
         {
             Codec.Forget(id);
             Codec.ForgetDictionaries(importer.ReplacedDictionaries);
+            ForgetLineage([id]);
         }
         return result;
     }
@@ -158,10 +169,10 @@ public abstract partial class FleStore
         var summary = new FleImportSummary { Target = Location, Backend = Backend };
         await using var reader = FleExportReader.Open(Path.GetFullPath(path));
         var length = Math.Max(1, reader.Length);
-        progress?.Report(new FleProgress("Import-FleData", $"Importing {path} into {Location}", 0));
+        progress?.Report(new FleProgress("Import", $"Importing {path} into {Location}", 0));
         await foreach (var rec in reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            progress?.Report(new FleProgress("Import-FleData",
+            progress?.Report(new FleProgress("Import",
                 $"{summary.Trajectories} imported, {summary.Skipped} skipped, {summary.Failed} failed", (int)Math.Min(100, 100 * reader.Position / length), rec.Id));
             try
             {
@@ -182,176 +193,13 @@ public abstract partial class FleStore
     private async Task<FleImportItemResult> ImportCoreAsync(TrajectoryImport import, CancellationToken ct)
     {
         await import.BeginAttemptAsync().ConfigureAwait(false); // a transient failure runs the whole import again: nothing of an earlier attempt is kept
-        await using var conn = await OpenConnectionAsync(ct).ConfigureAwait(false);
-        return this is PostgresStore pg
-            ? await PostgresImport.RunAsync(pg, (Npgsql.NpgsqlConnection)conn, import, ct).ConfigureAwait(false)
-            : await SqliteImport.RunAsync((SqliteStore)this, (Microsoft.Data.Sqlite.SqliteConnection)conn, import, ct).ConfigureAwait(false);
+        await using var conn = await Provider.OpenConnectionAsync(ct).ConfigureAwait(false);
+        return await Provider.BulkImportAsync(conn, import, ct).ConfigureAwait(false);
     }
-
-    internal FleException ImportConflict(string id) => TrajectoryImport.Conflict(Location, id);
 }
 
 /// <summary>A progress sink that reports synchronously (System.Progress posts to the thread pool and may reorder).</summary>
 internal sealed class SyncProgress(Action<FleProgress> report) : IProgress<FleProgress>
 {
     public void Report(FleProgress value) => report(value);
-}
-
-/// <summary>The state of one trajectory import: the record, a private codec for its states, counters, its reading side.</summary>
-internal sealed class TrajectoryImport : IDisposable
-{
-    private ImportFeed? _started;
-    private int _attempts;
-
-    private TrajectoryImport(FleSettings settings, FleExportRecord record, string meta, FleConflictAction onConflict, IProgress<FleProgress>? progress,
-        bool append = false, Func<TrajectoryRecordUpdate?>? finish = null)
-    {
-        Settings = settings;
-        Record = record;
-        MetadataJson = meta;
-        OnConflict = onConflict;
-        Progress = progress;
-        Append = append;
-        Finish = finish;
-    }
-
-    /// <summary>Check the record's own fields and prepare its import into a database with these settings.</summary>
-    public static TrajectoryImport Create(FleSettings target, FleExportRecord record, FleConflictAction onConflict, IProgress<FleProgress>? progress)
-    {
-        ArgumentNullException.ThrowIfNull(record);
-        FleIds.Validate(record.Id);
-        FleIds.Validate(record.TaskId, "task id");
-        return new TrajectoryImport(target, record, FleJson.NormalizeObject(record.MetadataJson), onConflict, progress);
-    }
-
-    /// <summary>
-    /// An import of one run of FLE's programs table (Import-FleProgramTable): a new trajectory (its id taken meanwhile is
-    /// FleImportConflict), or with <paramref name="append"/> new steps of the existing one. Its steps come checked with
-    /// <see cref="CheckStep"/> (a row that fails is skipped, not the run); <paramref name="finish"/> gives the final
-    /// status, end time and metadata before the commit (null: write nothing).
-    /// </summary>
-    public static TrajectoryImport ForProgramRun(FleSettings target, FleExportRecord record, bool append, Func<TrajectoryRecordUpdate?> finish)
-    {
-        ArgumentNullException.ThrowIfNull(record);
-        ArgumentNullException.ThrowIfNull(finish);
-        FleIds.Validate(record.Id);
-        FleIds.Validate(record.TaskId, "task id");
-        return new TrajectoryImport(target, record, FleJson.NormalizeObject(record.MetadataJson), FleConflictAction.Error, null, append, finish);
-    }
-
-    public static FleException Conflict(string location, string id) => new(FleErrorIds.ImportConflict, FleErrorKind.AlreadyExists,
-        $"Trajectory '{id}' already exists in {location}; nothing of it was imported.", target: id)
-    { RecommendedAction = "Use -ConflictAction Skip to keep the existing one or -ConflictAction Overwrite to replace it." };
-
-    /// <summary>The target's settings (the state size limit).</summary>
-    public FleSettings Settings { get; }
-    public FleExportRecord Record { get; }
-    public string MetadataJson { get; }
-    public FleConflictAction OnConflict { get; }
-    public IProgress<FleProgress>? Progress { get; }
-
-    /// <summary>The trajectory exists: its record is kept (no conflict handling) and the steps are added to it.</summary>
-    public bool Append { get; }
-
-    /// <summary>
-    /// Called by the writer after the last step was read, before the commit: the trajectory's final status, end time and
-    /// metadata (written in the same transaction), or null to roll the import back (nothing of it could be imported).
-    /// Set only for program-table runs, whose steps were checked with <see cref="CheckStep"/> before they came, and whose
-    /// states are decoded back and compared before the commit (<see cref="ImportFeed"/>).
-    /// </summary>
-    public Func<TrajectoryRecordUpdate?>? Finish { get; }
-
-    /// <summary>
-    /// A codec private to this import (one per attempt): it encodes the states of a record without a stored form
-    /// (keyframes it creates are known to nothing else until the transaction commits), or decodes the stored rows of
-    /// one that has it, to check them before they are committed.
-    /// </summary>
-    public Codec.StateCodec Codec { get; private set; } = new();
-    public List<long> ReplacedDictionaries { get; } = [];
-    public long Steps;
-    public long States;
-    public long Bytes;
-
-    public string Status => FleStore.StatusText(Record.Status);
-
-    /// <summary>Start the reading side now (before the target is even open); the first attempt takes it over.</summary>
-    public ImportFeed StartEarly(CancellationToken ct) => _started = ImportFeed.Start(this, ct);
-
-    /// <summary>The reading side for the writer: the one started early (first attempt), else a new one.</summary>
-    public ImportFeed TakeFeed(CancellationToken ct)
-    {
-        var feed = _started ?? ImportFeed.Start(this, ct);
-        _started = null;
-        return feed;
-    }
-
-    /// <summary>
-    /// Start an attempt. A transient failure runs the whole import again: nothing of an earlier attempt is kept (a fresh
-    /// codec, zero counters); the first attempt keeps what a reading side started early has done.
-    /// </summary>
-    public async Task BeginAttemptAsync()
-    {
-        if (_attempts++ == 0) return;
-        if (_started is { } early)
-        {
-            _started = null; // an attempt failed before it took the reading side started early: stop it, it read for that attempt
-            await early.DisposeAsync().ConfigureAwait(false);
-        }
-        Codec.Dispose();
-        Codec = new Codec.StateCodec();
-        ReplacedDictionaries.Clear();
-        Steps = States = Bytes = 0;
-    }
-
-    /// <summary>
-    /// Check a step before it is written (the same rules as Save-FleStep); returns its normalised metadata. A program-table
-    /// run's steps were checked by its reader with <see cref="CheckStep"/> already (their metadata is normalised): they pass.
-    /// </summary>
-    public string Validate(long stepNumber, string? agentCode, string? feedback, string? metadataJson, long? stateBytes)
-        => Finish is not null ? metadataJson ?? "{}" : CheckStep(Settings, Record.Id, stepNumber, agentCode, feedback, metadataJson, stateBytes);
-
-    /// <summary>
-    /// The checks every imported step passes before it is written (the same rules as Save-FleStep): a non-negative step
-    /// number, text PostgreSQL can store, metadata that is a JSON object (returned normalised), a state within
-    /// FLE_MAX_STATE_BYTES. Import-FleProgramTable runs it on each row, with and without -WhatIf, and skips a row it refuses.
-    /// </summary>
-    public static string CheckStep(FleSettings settings, string trajectoryId, long stepNumber, string? agentCode, string? feedback, string? metadataJson, long? stateBytes)
-    {
-        if (stepNumber < 0)
-            throw FleException.InvalidArgument($"Step {stepNumber} of trajectory '{trajectoryId}' has a negative step number.", trajectoryId, FleErrorIds.InvalidStepNumber);
-        FleText.Validate(agentCode, "agent code");
-        FleText.Validate(feedback, "environment feedback");
-        var meta = FleJson.NormalizeObject(metadataJson, "step metadata");
-        if (stateBytes is { } n && n > settings.MaxStateBytes)
-            throw new FleException(FleErrorIds.StateTooLarge, FleErrorKind.InvalidArgument,
-                $"Step {stepNumber} of trajectory '{trajectoryId}' has a game state of {n:N0} bytes; the limit is {settings.MaxStateBytes:N0} bytes (FLE_MAX_STATE_BYTES).",
-                target: trajectoryId);
-        return meta;
-    }
-
-    /// <summary>
-    /// Before the commit: write the record <see cref="Finish"/> gives (in the import's transaction). False when it gives
-    /// none: the caller rolls back and writes nothing.
-    /// </summary>
-    public async Task<bool> FinishAsync(FleStore store, System.Data.Common.DbConnection conn, System.Data.Common.DbTransaction tx, CancellationToken ct)
-    {
-        if (Finish is null) return true;
-        if (Finish() is not { } record) return false;
-        await using var update = FleStore.Command(conn, store.UpdateRecordSql, tx);
-        store.AddRecordParameters(update, Record.Id, record with { MetadataJson = FleJson.NormalizeObject(record.MetadataJson) });
-        await update.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        return true;
-    }
-
-    public void Counted(long? stateBytes)
-    {
-        Steps++;
-        if (stateBytes is { } n) { States++; Bytes += n; }
-        if (Steps % 100 == 0)
-            Progress?.Report(new FleProgress("Import-FleData", $"trajectory {Record.Id}: {Steps} steps", -1, Record.Id));
-    }
-
-    public FleImportItemResult Result(bool replaced) => new(Record.Id, replaced ? FleImportOutcome.Replaced : FleImportOutcome.Imported, Steps, States, Bytes);
-
-    public void Dispose() => Codec.Dispose();
 }

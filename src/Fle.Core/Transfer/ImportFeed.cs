@@ -17,6 +17,10 @@ internal sealed class ImportDictionary(long key, int rawSize, byte[] data, DateT
     public int RawSize { get; } = rawSize;
     public byte[] Data { get; } = data;
     public DateTime CreatedAt { get; } = createdAt;
+
+    /// <summary>The id the writer gave the dictionary row of a key.</summary>
+    public static long Resolve(Dictionary<long, long> ids, long key) => ids.TryGetValue(key, out var id) ? id
+        : throw new InvalidOperationException($"A game state refers to keyframe dictionary {key}, which this import has not written.");
 }
 
 /// <summary>A step to write, with its game state row in the form it is stored (State* are unset when it has none).</summary>
@@ -35,11 +39,18 @@ internal sealed class ImportStep : ImportItem
     /// <summary>The key of the dictionary row the state refers to (written earlier in the same import).</summary>
     public long? StateDictionaryKey { get; init; }
     public DateTime StateTimestamp { get; init; }
+
+    /// <summary>This step with its game state row.</summary>
+    public ImportStep WithState(StateCodecKind codec, byte[] data, int rawSize, long? dictionaryKey, DateTime timestamp) => new()
+    {
+        StepNumber = StepNumber, AgentCode = AgentCode, EnvironmentFeedback = EnvironmentFeedback, Timestamp = Timestamp, MetadataJson = MetadataJson,
+        StateCodec = codec, StateData = data, StateRawSize = rawSize, StateDictionaryKey = dictionaryKey, StateTimestamp = timestamp,
+    };
 }
 
 /// <summary>
 /// The reading half of an import, on its own thread: reads the record's steps from the source, checks them, and
-/// prepares the rows to write, which the target's writer (<see cref="PostgresImport"/>, <see cref="SqliteImport"/>)
+/// prepares the rows to write, which the target's writer (<see cref="Storage.Postgres.PostgresBulkImport"/>, <see cref="Storage.Sqlite.SqliteBulkImport"/>)
 /// takes from a bounded queue on the calling thread. Several cores work at once, and memory stays flat (at most
 /// <see cref="Capacity"/> rows wait in each queue).
 /// <para>
@@ -137,17 +148,8 @@ internal sealed class ImportFeed : IAsyncDisposable
         await foreach (var s in rec.GetStepsAsync(ct).ConfigureAwait(false))
         {
             var raw = s.GameState;
-            var meta = im.Validate(s.StepNumber, s.AgentCode, s.EnvironmentFeedback, s.MetadataJson, raw?.LongLength);
-            if (!seen.Add(s.StepNumber)) throw DuplicateStep(rec.Id, s.StepNumber);
-            ImportStep step;
-            if (raw is null)
-            {
-                step = new ImportStep
-                {
-                    StepNumber = s.StepNumber, AgentCode = s.AgentCode, EnvironmentFeedback = s.EnvironmentFeedback, Timestamp = s.Timestamp, MetadataJson = meta,
-                };
-            }
-            else
+            var step = CheckedRow(im, seen, s.StepNumber, s.AgentCode, s.EnvironmentFeedback, s.Timestamp, s.MetadataJson, raw?.LongLength);
+            if (raw is not null)
             {
                 var enc = im.Codec.Encode(rec.Id, raw, () => null);
                 if (im.Finish is not null && !im.Codec.RoundTrips(enc, raw))
@@ -166,15 +168,22 @@ internal sealed class ImportFeed : IAsyncDisposable
                     im.Codec.Committed(rec.Id, enc, key);
                     await w.WriteAsync(new ImportDictionary(key.Value, enc.RawSize, dd, stateTs), ct).ConfigureAwait(false);
                 }
-                step = new ImportStep
-                {
-                    StepNumber = s.StepNumber, AgentCode = s.AgentCode, EnvironmentFeedback = s.EnvironmentFeedback, Timestamp = s.Timestamp, MetadataJson = meta,
-                    StateCodec = enc.Codec, StateData = enc.Data, StateRawSize = enc.RawSize, StateDictionaryKey = key, StateTimestamp = stateTs,
-                };
+                step = step.WithState(enc.Codec, enc.Data, enc.RawSize, key, stateTs);
             }
             await w.WriteAsync(step, ct).ConfigureAwait(false);
             im.Counted(raw?.LongLength);
         }
+    }
+
+    /// <summary>A step of the record checked with the write path's rules (and its number seen once), as a row without its state.</summary>
+    private static ImportStep CheckedRow(TrajectoryImport im, HashSet<long> seen, long n, string code, string feedback, DateTime ts, string? meta, long? stateBytes)
+    {
+        var m = im.Validate(n, code, feedback, meta, stateBytes);
+        if (!seen.Add(n)) throw DuplicateStep(im.Record.Id, n);
+        if (im.Record.ForkStepNumber is { } fork && n <= fork)
+            throw new FleException(FleErrorIds.StepInherited, FleErrorKind.InvalidData,
+                $"Trajectory '{im.Record.Id}' is a fork at step {fork}, yet its record holds step {n}, which it inherits; nothing of it was imported.", target: im.Record.Id);
+        return new ImportStep { StepNumber = n, AgentCode = code, EnvironmentFeedback = feedback, Timestamp = ts, MetadataJson = m };
     }
 
     // ------------------------------------------------------------------ records from a Fle store: copy the stored rows
@@ -213,25 +222,12 @@ internal sealed class ImportFeed : IAsyncDisposable
             await foreach (var s in src.ReadStepsAsync(token).ConfigureAwait(false))
             {
                 var st = s.State;
-                var meta = im.Validate(s.StepNumber, s.AgentCode, s.EnvironmentFeedback, s.MetadataJson, st?.RawSize);
-                if (!seen.Add(s.StepNumber)) throw DuplicateStep(rec.Id, s.StepNumber);
-                ImportStep step;
-                if (st is null)
-                {
-                    step = new ImportStep
-                    {
-                        StepNumber = s.StepNumber, AgentCode = s.AgentCode, EnvironmentFeedback = s.EnvironmentFeedback, Timestamp = s.Timestamp, MetadataJson = meta,
-                    };
-                }
-                else
+                var step = CheckedRow(im, seen, s.StepNumber, s.AgentCode, s.EnvironmentFeedback, s.Timestamp, s.MetadataJson, st?.RawSize);
+                if (st is not null)
                 {
                     if (st.DictionaryId is { } d) await dicts.CopyThroughAsync(d, rec.Id, s.StepNumber, token).ConfigureAwait(false);
                     await checks.Writer.WriteAsync((st, s.StepNumber), token).ConfigureAwait(false);
-                    step = new ImportStep
-                    {
-                        StepNumber = s.StepNumber, AgentCode = s.AgentCode, EnvironmentFeedback = s.EnvironmentFeedback, Timestamp = s.Timestamp, MetadataJson = meta,
-                        StateCodec = st.Codec, StateData = st.Data, StateRawSize = (int)st.RawSize, StateDictionaryKey = st.DictionaryId, StateTimestamp = st.Timestamp,
-                    };
+                    step = step.WithState(st.Codec, st.Data, (int)st.RawSize, st.DictionaryId, st.Timestamp);
                 }
                 await w.WriteAsync(step, token).ConfigureAwait(false);
                 im.Counted(st?.RawSize);
@@ -267,7 +263,7 @@ internal sealed class ImportFeed : IAsyncDisposable
         {
             throw new FleException(FleErrorIds.CorruptState, e.Kind,
                 $"The game state of step {stepNumber} of trajectory '{trajectoryId}' in the source cannot be copied, because it does not decode: {e.Message} Nothing of the trajectory was imported.",
-                e, trajectoryId) { RecommendedAction = e.RecommendedAction ?? "Run Test-FleDatabase -Deep on the source database." };
+                e, trajectoryId) { RecommendedAction = e.RecommendedAction ?? "Check the source database, decoding every state." };
         }
     }
 
@@ -298,7 +294,7 @@ internal sealed class ImportFeed : IAsyncDisposable
                     throw new FleException(FleErrorIds.CorruptState, FleErrorKind.InvalidData,
                         $"The game state of step {stepNumber} of trajectory '{trajectoryId}' in the source refers to keyframe dictionary {id}, which is not a row of that trajectory " +
                         "(it was deleted or replaced while exporting, or the source is damaged). Nothing of the trajectory was imported.", target: trajectoryId)
-                    { RecommendedAction = "Export it again; if this persists, run Test-FleDatabase -Deep on the source database." };
+                    { RecommendedAction = "Export it again; if this persists, check the source database, decoding every state." };
                 await NextBatchAsync(ct).ConfigureAwait(false);
             }
         }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using Fle.Core;
+using Fle.PowerShell.Internal;
 
 namespace Fle.PowerShell.Commands;
 
@@ -23,7 +24,6 @@ public sealed class BackupFleDatabaseCommand : FleProgressCmdlet
     {
         var store = Store;
         var dest = Destination is null ? store.DefaultBackupFolder(CurrentDirectory) : ResolvePath(Destination);
-        if (Destination is not null && (Destination.EndsWith('/') || Destination.EndsWith('\\'))) dest += System.IO.Path.DirectorySeparatorChar;
         var kind = store.PlannedBackupKind;
         if (!ShouldProcess($"{store.Backend} database {store.Location} to {dest} ({kind}{(Retain is { } r ? $", keeping the newest {r}" : "")})", "Back up")) return;
         WriteVerbose($"Backing up the {store.Backend} database {store.Location} as {kind} to {dest}.");

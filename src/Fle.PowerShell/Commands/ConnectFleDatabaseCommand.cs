@@ -2,13 +2,14 @@ using System.Management.Automation;
 using System.Net;
 using Fle.Core.Configuration;
 using Fle.Core.Storage;
+using Fle.PowerShell.Internal;
 
 namespace Fle.PowerShell.Commands;
 
 /// <summary>get_db_client(): open the Fle database and make it the session's connection.</summary>
 [Cmdlet(VerbsCommunications.Connect, "FleDatabase", DefaultParameterSetName = FromSettings)]
 [OutputType(typeof(FleConnection))]
-public sealed class ConnectFleDatabaseCommand : FleCmdlet
+public sealed class ConnectFleDatabaseCommand : FleCmdletBase
 {
     private const string FromSettings = "Settings";
     private const string FromConnectionString = "ConnectionString";
@@ -81,10 +82,6 @@ public sealed class ConnectFleDatabaseCommand : FleCmdlet
     [Parameter]
     public SwitchParameter NoDefault { get; set; }
 
-    /// <summary>Not used by this cmdlet.</summary>
-    [Parameter(DontShow = true)]
-    public override FleConnection? Connection { get; set; }
-
     protected override void EndProcessing()
     {
         var overrides = BuildOverrides(this, CurrentDirectory, EnvFile is null ? null : ResolvePath(EnvFile), Path is null ? null : ResolvePath(Path));
@@ -103,7 +100,7 @@ public sealed class ConnectFleDatabaseCommand : FleCmdlet
         if (conn.HandedOut) WriteObject(conn);
     }
 
-    internal static FleSettingsOverrides BuildOverrides(FleCmdlet cmdlet, string cwd, string? envFile, string? sqlitePath)
+    internal static FleSettingsOverrides BuildOverrides(FleCmdletBase cmdlet, string cwd, string? envFile, string? sqlitePath)
     {
         var o = new FleSettingsOverrides { WorkingDirectory = cwd, EnvFile = envFile, SqlitePath = sqlitePath };
         if (cmdlet.MyInvocation.BoundParameters.TryGetValue(nameof(Credential), out var c) && c is PSCredential cred)
@@ -123,12 +120,12 @@ public sealed class ConnectFleDatabaseCommand : FleCmdlet
 /// <summary>Close the session's connection (or the one given).</summary>
 [Cmdlet(VerbsCommunications.Disconnect, "FleDatabase")]
 [OutputType(typeof(void))]
-public sealed class DisconnectFleDatabaseCommand : FleCmdlet
+public sealed class DisconnectFleDatabaseCommand : FleCmdletBase
 {
     /// <summary>The connection to close; default: the session's.</summary>
     [Parameter(ValueFromPipeline = true, Position = 0)]
     [ValidateNotNull]
-    public override FleConnection? Connection { get; set; }
+    public FleConnection? Connection { get; set; }
 
     protected override void ProcessRecord()
     {

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using Fle.Core;
+using Fle.PowerShell.Internal;
 
 namespace Fle.PowerShell.Commands;
 
@@ -53,11 +54,11 @@ public sealed class ExportFleDataCommand : FleProgressCmdlet
         {
             WriteVerbose($"Exporting from the {store.Backend} database {store.Location} to the pipeline.");
             long n = 0;
-            foreach (var chunk in Chunks(query))
+            foreach (var chunk in query.Chunks())
             {
                 WriteAll(store.ExportAsync(chunk, CancelToken), r =>
                 {
-                    ShowProgress("Export-FleData", $"{++n} trajectories", -1, r.Id);
+                    ShowProgress($"{++n} trajectories", -1, r.Id);
                     return true;
                 });
             }
@@ -75,11 +76,5 @@ public sealed class ExportFleDataCommand : FleProgressCmdlet
         WriteVerbose($"Exporting from the {store.Backend} database {store.Location} to {file}.");
         var result = RunWithProgress((p, ct) => store.ExportToFileAsync(query, file, p, ct), file);
         WriteObject(result);
-    }
-
-    private static IEnumerable<FleTrajectoryQuery> Chunks(FleTrajectoryQuery q)
-    {
-        if (q.Ids is not { Count: > 500 } ids) { yield return q; yield break; }
-        foreach (var c in ids.Chunk(500)) yield return new FleTrajectoryQuery { Ids = c, TaskId = q.TaskId, Status = q.Status };
     }
 }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using Fle.Core;
+using Fle.PowerShell.Internal;
 
 namespace Fle.PowerShell.Commands;
 

@@ -3,6 +3,7 @@ using System.Management.Automation;
 using Fle.Core;
 using Fle.Core.Configuration;
 using Fle.Core.Transfer;
+using Fle.PowerShell.Internal;
 
 namespace Fle.PowerShell.Commands;
 
@@ -76,7 +77,7 @@ public sealed class ImportFleDataCommand : FleProgressCmdlet, IDisposable
             if (!ok) { _summary!.Failed++; continue; }
             _summary!.Add(result);
             WriteVerbose($"{result.Outcome} trajectory '{rec.Id}': {result.Steps} steps, {result.States} states.");
-            ShowProgress("Import-FleData", $"{_summary.Trajectories} imported, {_summary.Skipped} skipped, {_summary.Failed} failed", -1, rec.Id);
+            ShowProgress($"{_summary.Trajectories} imported, {_summary.Skipped} skipped, {_summary.Failed} failed", -1, rec.Id);
         }
     }
 

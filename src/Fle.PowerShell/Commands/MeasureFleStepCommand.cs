@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Fle.PowerShell.Internal;
 
 namespace Fle.PowerShell.Commands;
 

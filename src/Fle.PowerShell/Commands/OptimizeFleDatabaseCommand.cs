@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using Fle.Core;
+using Fle.PowerShell.Internal;
 
 namespace Fle.PowerShell.Commands;
 
@@ -11,10 +12,7 @@ public sealed class OptimizeFleDatabaseCommand : FleProgressCmdlet
     protected override void EndProcessing()
     {
         var store = Store;
-        var plan = store.Backend == Fle.Core.Configuration.FleBackend.Sqlite
-            ? "WAL, cache_size, indexes, ANALYZE, PRAGMA optimize, VACUUM, wal_checkpoint(TRUNCATE)"
-            : "indexes, VACUUM (ANALYZE) on Fle's tables";
-        if (!ShouldProcess($"{store.Backend} database {store.Location} ({plan})", "Optimize")) return;
+        if (!ShouldProcess($"{store.Backend} database {store.Location} ({store.OptimizePlan})", "Optimize")) return;
         var result = RunWithProgress((p, ct) => store.OptimizeAsync(p, ct));
         foreach (var a in result.Actions) WriteVerbose(a);
         WriteObject(result);

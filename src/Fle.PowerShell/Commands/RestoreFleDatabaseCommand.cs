@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using Fle.Core;
 using Fle.Core.Storage;
+using Fle.PowerShell.Internal;
 
 namespace Fle.PowerShell.Commands;
 

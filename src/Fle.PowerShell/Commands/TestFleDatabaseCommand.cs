@@ -2,6 +2,7 @@ using System.Management.Automation;
 using Fle.Core;
 using Fle.Core.Configuration;
 using Fle.Core.Maintenance;
+using Fle.PowerShell.Internal;
 
 namespace Fle.PowerShell.Commands;
 
@@ -29,7 +30,7 @@ public sealed class TestFleDatabaseCommand : FleProgressCmdlet
             settings = Run(_ => Task.FromResult(FleSettingsResolver.Resolve(new FleSettingsOverrides { WorkingDirectory = CurrentDirectory })));
         }
         WriteVerbose($"Checking the {settings.Backend} database {settings.Describe()}{(Deep ? ", decoding every game state" : "")}.");
-        var checks = RunWithProgress((p, ct) => FleDatabaseTester.RunAsync(settings, store, Deep, p, ct));
+        var checks = RunWithProgress((p, ct) => FleDatabaseTester.RunAsync(settings, store, Deep, p, ct)).Select(PowerShellWording.ForCheck).ToList();
         var failed = checks.Count(c => c.Status == FleCheckStatus.Failed);
         if (Quiet)
         {

@@ -5,7 +5,7 @@ using Fle.Core;
 using Fle.Core.Configuration;
 using Fle.Core.Storage;
 
-namespace Fle.PowerShell.Commands;
+namespace Fle.PowerShell.Internal;
 
 /// <summary>
 /// Completion of trajectory ids. Cheap: one indexed query of at most 50 ids; honours -TaskId and -Connection
@@ -73,7 +73,7 @@ internal static class CompletionHelper
             // ./.env and a relative SQLITE_DB_FILE resolve against the PowerShell location, as in the cmdlets
             // (not the process's working directory, which Set-Location does not change).
             var settings = FleSettingsResolver.Resolve(new FleSettingsOverrides { WorkingDirectory = PowerShellLocation() });
-            if (settings.Backend != FleBackend.Sqlite || !File.Exists(settings.SqlitePath)) return null;
+            if (!FleStore.OpensQuietly(settings)) return null;
             var store = FleStore.OpenAsync(settings).GetAwaiter().GetResult();
             FleSession.SetDefault(new FleConnection(store, implicitlyOpened: true));
             return store;

@@ -1,7 +1,8 @@
 using System.Management.Automation;
 using Fle.Core;
+using Fle.PowerShell.Commands;
 
-namespace Fle.PowerShell.Commands;
+namespace Fle.PowerShell.Internal;
 
 /// <summary>
 /// Lets a trajectory id parameter take the objects Fle returns: a <see cref="FleTrajectory"/> means its

@@ -21,7 +21,7 @@ public sealed class PostgresContractTests(PostgresBackendFixture fixture) : Stor
     public async Task The_store_is_a_PostgreSQL_store_on_the_test_database_and_schema()
     {
         Assert.Equal(FleBackend.Postgres, Store.Backend);
-        Assert.IsType<PostgresStore>(Store);
+        Assert.IsType<Fle.Core.Storage.Postgres.PostgresProvider>(Store.Provider);
         Assert.EndsWith("/" + Pg.Database, Store.Location);
         Assert.Equal(Pg.Database, (string?)await Db.ScalarAsync("SELECT current_database()"));
         Assert.Equal(Pg.Schema, (string?)await Db.ScalarAsync("SELECT current_schema()"));
@@ -43,14 +43,14 @@ public sealed class PostgresContractTests(PostgresBackendFixture fixture) : Stor
         };
         await using var store = await FleStore.OpenAsync(new FleSettingsOverrides { Environment = env, WorkingDirectory = Db.Folder });
         Assert.Equal(FleBackend.Postgres, store.Backend);
-        Assert.Equal(1, store.SchemaVersion);
+        Assert.Equal(2, store.SchemaVersion);
         Assert.Equal($"{b.Username}@{b.Host}:{b.Port}/{Pg.Database}", store.Location);
         var t = await store.CreateTrajectoryAsync("via-env");
         await store.SaveCheckpointAsync(new FleStepInput { TrajectoryId = t.Id, StepNumber = 0, GameState = GameState(82, 0, 3_000) });
 
         Assert.Equal(1, await Db.CountAsync("SELECT COUNT(*) FROM public.trajectories WHERE id = @id", ("@id", t.Id)));
-        Assert.Equal(1, await Db.CountAsync("SELECT MAX(version) FROM public.fle_schema_version"));
-        Assert.Equal(1, await Db.CountAsync("SELECT COUNT(*) FROM public.fle_schema_version"));
+        Assert.Equal(2, await Db.CountAsync("SELECT MAX(version) FROM public.fle_schema_version"));
+        Assert.Equal(2, await Db.CountAsync("SELECT COUNT(*) FROM public.fle_schema_version"));
         Assert.False(await Store.TrajectoryExistsAsync(t.Id)); // the test's own schema is separate
         if (!string.IsNullOrEmpty(b.Password))
         {

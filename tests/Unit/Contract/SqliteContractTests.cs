@@ -16,7 +16,7 @@ public sealed class SqliteContractTests(SqliteBackendFixture fixture) : StoreCon
     public void The_store_is_a_SQLite_store_on_the_test_file()
     {
         Assert.Equal(FleBackend.Sqlite, Store.Backend);
-        Assert.IsType<SqliteStore>(Store);
+        Assert.IsType<Fle.Core.Storage.Sqlite.SqliteProvider>(Store.Provider);
         Assert.Equal(File.FilePath, Store.Location);
         Assert.True(System.IO.File.Exists(File.FilePath));
     }

@@ -1,6 +1,6 @@
 using Fle.Core;
 using Fle.Core.Configuration;
-using Fle.Core.Maintenance;
+using Fle.Core.Storage.Postgres;
 using Xunit;
 
 namespace Fle.Tests.Maintenance;

@@ -69,7 +69,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
         }
         await store.CompleteTrajectoryAsync(a.Id);
         var b = await store.CreateTrajectoryAsync("old_rows", "{}", "old-rows", T0.AddDays(-1));
-        await using (var conn = await store.OpenConnectionAsync(CancellationToken.None))
+        await using (var conn = await store.Provider.OpenConnectionAsync(CancellationToken.None))
         {
             // A dictionary row of "keyframes" no state refers to: copied too.
             await InsertDictionaryAsync(store, conn, a.Id, StateCodec.CompressPlain(GameState(9, 0)), GameState(9, 0).Length);
@@ -100,7 +100,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
         FleStore.Param(cmd, "@t", trajectoryId);
         FleStore.Param(cmd, "@size", rawSize);
         FleStore.Param(cmd, "@data", data);
-        FleStore.Param(cmd, "@ts", store.TimeParameter(T0.AddMinutes(5)));
+        FleStore.Param(cmd, "@ts", store.Provider.TimeParameter(T0.AddMinutes(5)));
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
@@ -112,7 +112,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
         FleStore.Param(step, "@t", trajectoryId);
         FleStore.Param(step, "@n", (long)n);
         FleStore.Param(step, "@code", $"old {n}");
-        FleStore.Param(step, "@ts", store.TimeParameter(T0.AddHours(n)));
+        FleStore.Param(step, "@ts", store.Provider.TimeParameter(T0.AddHours(n)));
         FleStore.Param(step, "@meta", "{\"old\":true}");
         var stepId = Convert.ToInt64(await step.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
         if (codec is null) return;
@@ -125,7 +125,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
         FleStore.Param(st, "@dict", dictId is { } d ? d : DBNull.Value);
         FleStore.Param(st, "@size", rawSize);
         FleStore.Param(st, "@data", data!);
-        FleStore.Param(st, "@ts", store.TimeParameter(T0.AddHours(n).AddMilliseconds(1)));
+        FleStore.Param(st, "@ts", store.Provider.TimeParameter(T0.AddHours(n).AddMilliseconds(1)));
         await st.ExecuteNonQueryAsync();
     }
 
@@ -136,7 +136,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
     private static async Task<List<string>> StoredRowsAsync(FleStore store)
     {
         var lines = new List<string>();
-        await using var conn = await store.OpenConnectionAsync(CancellationToken.None);
+        await using var conn = await store.Provider.OpenConnectionAsync(CancellationToken.None);
         var order = new Dictionary<long, int>();
         await using (var d = FleStore.Command(conn, "SELECT id, trajectory_id, raw_size, data, created_at FROM state_dictionaries ORDER BY trajectory_id, id"))
         await using (var r = await d.ExecuteReaderAsync())
@@ -148,7 +148,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
                 var t = r.GetString(1);
                 if (t != last) { last = t; i = 0; }
                 order[r.GetInt64(0)] = i;
-                lines.Add($"D|{t}|{i++}|{r.GetValue(2)}|{Sha((byte[])r.GetValue(3))}|{store.ReadTime(r, 4).Ticks}");
+                lines.Add($"D|{t}|{i++}|{r.GetValue(2)}|{Sha((byte[])r.GetValue(3))}|{store.Provider.ReadTime(r, 4).Ticks}");
             }
         }
         await using (var g = FleStore.Command(conn, "SELECT trajectory_id, step_number, codec, dictionary_id, raw_size, state_data FROM game_states ORDER BY trajectory_id, step_number"))
@@ -358,7 +358,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
         Assert.Equal(damage == "unknown-codec" ? FleErrorKind.NotSupported : FleErrorKind.InvalidData, e1.Kind);
         Assert.Equal(["empty-run", "old-rows"], imported.Order(StringComparer.Ordinal));
         Assert.False(await dst.TrajectoryExistsAsync("keyframes"));
-        await using var conn = await dst.OpenConnectionAsync(CancellationToken.None);
+        await using var conn = await dst.Provider.OpenConnectionAsync(CancellationToken.None);
         foreach (var table in new[] { "steps", "game_states", "state_dictionaries" })
         {
             await using var count = FleStore.Command(conn, $"SELECT COUNT(*) FROM {table} WHERE trajectory_id = 'keyframes'");
@@ -407,7 +407,7 @@ public sealed class StoredCopyTests(MigrationDatabases dbs) : IClassFixture<Migr
 
     private static async Task<int> CountRootedAsync(FleStore store)
     {
-        await using var conn = await store.OpenConnectionAsync(CancellationToken.None);
+        await using var conn = await store.Provider.OpenConnectionAsync(CancellationToken.None);
         await using var cmd = FleStore.Command(conn, "SELECT data FROM state_dictionaries");
         await using var r = await cmd.ExecuteReaderAsync();
         var n = 0;

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Fle.Core.Storage;
 
-namespace Fle.Core.Maintenance;
+namespace Fle.Core.Storage.Postgres;
 
 /// <summary>What a pg_dump holds, as far as Fle cares: its Fle tables, their schema, and the Fle schema version of its data.</summary>
 internal sealed class PgDumpContents

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 
-namespace Fle.Core.Storage;
+namespace Fle.Core.Storage.Sqlite;
 
 /// <summary>
 /// The two SQLite calls that SQLitePCLRaw does not expose, on the same native library it loads (e_sqlite3): whether a

@@ -1,8 +1,10 @@
-using Fle.Core.Storage;
+using System.Data;
+using Dapper;
+using Fle.Core.Transfer;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace Fle.Core.Transfer;
+namespace Fle.Core.Storage.Postgres;
 
 /// <summary>
 /// Import of one trajectory into PostgreSQL, in one transaction. The rows come from an <see cref="ImportFeed"/> (read,
@@ -11,9 +13,10 @@ namespace Fle.Core.Transfer;
 /// stores them while the source is still being read; the keyframe dictionary rows and game state rows of that
 /// segment wait in memory and follow in two more COPYs when it ends (a state row needs its step and its dictionary
 /// row first). A segment ends when its ids run out or the rows waiting reach <see cref="MaxSegmentBytes"/>, so memory
-/// stays bounded on any trajectory. Never one round trip per row.
+/// stays bounded on any trajectory. Never one round trip per row. The COPYs are hand-written (binary rows, typed); the few
+/// statements per trajectory go through Dapper.
 /// </summary>
-internal static class PostgresImport
+internal static class PostgresBulkImport
 {
     /// <summary>Most step ids taken at once (a segment).</summary>
     private const int MaxSegmentSteps = 16384;
@@ -24,14 +27,11 @@ internal static class PostgresImport
     /// <summary>Dictionary and state bytes held back before the segment is ended and they are written.</summary>
     private const long MaxSegmentBytes = 16L * 1024 * 1024;
 
-    private const string CopySteps =
-        "COPY steps (id, trajectory_id, step_number, agent_code, environment_feedback, \"timestamp\", metadata) FROM STDIN (FORMAT BINARY)";
-    private const string CopyDictionaries =
-        "COPY state_dictionaries (id, trajectory_id, raw_size, data, created_at) FROM STDIN (FORMAT BINARY)";
-    private const string CopyStates =
-        "COPY game_states (trajectory_id, step_id, step_number, codec, dictionary_id, raw_size, state_data, \"timestamp\") FROM STDIN (FORMAT BINARY)";
+    private static readonly string CopySteps = Tables.Steps.Copy();
+    private static readonly string CopyDictionaries = Tables.StateDictionaries.Copy();
+    private static readonly string CopyStates = Tables.GameStates.Copy(Tables.GameStates.Data);
 
-    public static async Task<FleImportItemResult> RunAsync(PostgresStore store, NpgsqlConnection conn, TrajectoryImport im, CancellationToken ct)
+    public static async Task<FleImportItemResult> RunAsync(PostgresProvider store, NpgsqlConnection conn, TrajectoryImport im, CancellationToken ct)
     {
         var rec = im.Record;
         await using var tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
@@ -39,31 +39,14 @@ internal static class PostgresImport
         if (im.Append)
         {
             // Lock the trajectory's row: a delete waits for this import instead of removing what it adds to.
-            await using var lockRow = new NpgsqlCommand("SELECT 1 FROM trajectories WHERE id = @id FOR UPDATE", conn, tx);
-            lockRow.Parameters.AddWithValue("id", rec.Id);
-            if (await lockRow.ExecuteScalarAsync(ct).ConfigureAwait(false) is null) throw FleException.TrajectoryNotFound(rec.Id);
+            if (await conn.ExecuteScalarAsync<int?>(new CommandDefinition("SELECT 1 FROM trajectories WHERE id = @id FOR UPDATE", new { id = rec.Id }, tx,
+                    cancellationToken: ct, commandType: CommandType.Text)).ConfigureAwait(false) is null)
+                throw FleException.TrajectoryNotFound(rec.Id);
         }
-        else if (!await InsertTrajectoryAsync(conn, tx, im, ct).ConfigureAwait(false))
+        else if (!await InsertTrajectoryAsync(store, conn, tx, im, ct).ConfigureAwait(false))
         {
-            switch (im.OnConflict)
-            {
-                case FleConflictAction.Skip:
-                    return new FleImportItemResult(rec.Id, FleImportOutcome.Skipped, 0, 0, 0);
-                case FleConflictAction.Error:
-                    throw store.ImportConflict(rec.Id);
-            }
-            await using (var ids = new NpgsqlCommand("SELECT id FROM state_dictionaries WHERE trajectory_id = @id", conn, tx))
-            {
-                ids.Parameters.AddWithValue("id", rec.Id);
-                await using var r = await ids.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                while (await r.ReadAsync(ct).ConfigureAwait(false)) im.ReplacedDictionaries.Add(r.GetInt64(0));
-            }
-            await using (var del = new NpgsqlCommand("DELETE FROM trajectories WHERE id = @id", conn, tx))
-            {
-                del.Parameters.AddWithValue("id", rec.Id);
-                await del.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-            if (!await InsertTrajectoryAsync(conn, tx, im, ct).ConfigureAwait(false))
+            if (!await im.MakeRoomAsync(store, conn, tx, ct).ConfigureAwait(false)) return im.Skipped();
+            if (!await InsertTrajectoryAsync(store, conn, tx, im, ct).ConfigureAwait(false))
                 throw new InvalidOperationException("The trajectory could not be replaced.");
             replaced = true;
         }
@@ -132,25 +115,26 @@ internal static class PostgresImport
             }
         }
         ct.ThrowIfCancellationRequested();
-        if (!await im.FinishAsync(store, conn, tx, ct).ConfigureAwait(false))
-            return new FleImportItemResult(rec.Id, FleImportOutcome.Skipped, 0, 0, 0); // nothing to import: rolled back
+        if (!await im.FinishAsync(store, conn, tx, ct).ConfigureAwait(false)) return im.Skipped(); // nothing to import: rolled back
         await tx.CommitAsync(CancellationToken.None).ConfigureAwait(false);
         return im.Result(replaced);
     }
 
-    private static async Task<bool> InsertTrajectoryAsync(NpgsqlConnection conn, NpgsqlTransaction tx, TrajectoryImport im, CancellationToken ct)
+    private static async Task<bool> InsertTrajectoryAsync(PostgresProvider store, NpgsqlConnection conn, NpgsqlTransaction tx, TrajectoryImport im, CancellationToken ct)
     {
         var rec = im.Record;
-        await using var cmd = new NpgsqlCommand(
-            "INSERT INTO trajectories (id, task_id, start_time, end_time, status, metadata) VALUES (@id, @task, @start, @end, @status, @meta) " +
-            "ON CONFLICT (id) DO NOTHING RETURNING 1", conn, tx);
-        cmd.Parameters.Add(new NpgsqlParameter<string>("id", NpgsqlDbType.Text) { TypedValue = rec.Id });
-        cmd.Parameters.Add(new NpgsqlParameter<string>("task", NpgsqlDbType.Text) { TypedValue = rec.TaskId });
-        cmd.Parameters.Add(new NpgsqlParameter<DateTime>("start", NpgsqlDbType.TimestampTz) { TypedValue = FleClock.Truncate(rec.StartTime) });
-        cmd.Parameters.Add(new NpgsqlParameter("end", NpgsqlDbType.TimestampTz) { Value = rec.EndTime is { } e ? FleClock.Truncate(e) : DBNull.Value });
-        cmd.Parameters.Add(new NpgsqlParameter<string>("status", NpgsqlDbType.Text) { TypedValue = im.Status });
-        cmd.Parameters.Add(new NpgsqlParameter<string>("meta", NpgsqlDbType.Jsonb) { TypedValue = im.MetadataJson });
-        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is not null;
+        try
+        {
+            return await conn.ExecuteScalarAsync<int?>(new CommandDefinition(PostgresDialect.Instance.Text.InsertTrajectoryRow + " ON CONFLICT (id) DO NOTHING RETURNING 1", new
+            {
+                id = rec.Id, task_id = rec.TaskId, start_time = FleClock.Truncate(rec.StartTime), end_time = rec.EndTime is { } e ? FleClock.Truncate(e) : (DateTime?)null,
+                status = im.Status, metadata = im.MetadataJson, parent_id = rec.ParentId, fork_step_number = rec.ForkStepNumber,
+            }, tx, cancellationToken: ct, commandType: CommandType.Text)).ConfigureAwait(false) is not null;
+        }
+        catch (PostgresException e) when (e.SqlState == "23503" && rec.ParentId is not null)
+        {
+            throw TrajectoryImport.ParentMissing(store.Location, rec);
+        }
     }
 
     private static async Task<long[]> NextIdsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string table, int n, CancellationToken ct)
@@ -196,7 +180,7 @@ internal static class PostgresImport
                 await w.WriteAsync(stepId, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
                 await w.WriteAsync(s.StepNumber, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
                 await w.WriteAsync((short)s.StateCodec, NpgsqlDbType.Smallint, ct).ConfigureAwait(false);
-                if (s.StateDictionaryKey is { } k) await w.WriteAsync(DictionaryId(dictIds, k), NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+                if (s.StateDictionaryKey is { } k) await w.WriteAsync(ImportDictionary.Resolve(dictIds, k), NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
                 else await w.WriteNullAsync(ct).ConfigureAwait(false);
                 await w.WriteAsync(s.StateRawSize, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
                 await w.WriteAsync(s.StateData!, NpgsqlDbType.Bytea, ct).ConfigureAwait(false);
@@ -207,7 +191,4 @@ internal static class PostgresImport
         dicts.Clear();
         states.Clear();
     }
-
-    internal static long DictionaryId(Dictionary<long, long> ids, long key) => ids.TryGetValue(key, out var id) ? id
-        : throw new InvalidOperationException($"A game state refers to keyframe dictionary {key}, which this import has not written.");
 }

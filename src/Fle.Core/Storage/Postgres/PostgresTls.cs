@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Fle.Core.Configuration;
 
-namespace Fle.Core.Storage;
+namespace Fle.Core.Storage.Postgres;
 
 /// <summary>
 /// Why a TLS connection to PostgreSQL failed, said the way a user can act on it. Npgsql reports a rejected server
@@ -31,7 +31,7 @@ internal static class PostgresTls
             // The probe itself failed: fall back to what Npgsql said.
         }
         var mode = s.SslMode ?? "VerifyFull";
-        var trust = s.SslRootCertificate is { } root ? $"the root certificate file '{root}'" : "the system's trusted certificate authorities (no -RootCertificate / SKILLS_DB_SSLROOTCERT was given)";
+        var trust = s.SslRootCertificate is { } root ? $"the root certificate file '{root}'" : "the system's trusted certificate authorities (no root certificate file was given)";
         var where = $"PostgreSQL at {s.Host}:{s.Port}";
         if (f is { Offered: false })
             return NotOffered(s, location, null);
@@ -40,17 +40,17 @@ internal static class PostgresTls
             var names = f.Names.Count > 0 ? string.Join(", ", f.Names) : "(no names)";
             return new FleException(FleErrorIds.TlsHostNameMismatch, FleErrorKind.ConnectionError,
                 $"The TLS certificate of {where} is trusted but was issued for {names}, not for '{s.Host}', and SslMode {mode} checks the host name. " +
-                $"Connect with a name the certificate holds (SKILLS_DB_HOST or -Server), or use SslMode VerifyCA, which checks only the issuer.",
-                null, location) { RecommendedAction = $"Set the host to one of: {names}." };
+                $"Connect with a name the certificate holds, or use SslMode VerifyCA, which checks only the issuer.",
+                null, location) { RecommendedAction = $"Connect to one of: {names}." };
         }
         var chain = f is null ? "" : f.Chain == X509ChainStatusFlags.NoError ? "" : $" ({f.Chain})";
         var issuer = f?.Issuer is { } i ? $" It was issued by '{i}'." : "";
         return new FleException(FleErrorIds.TlsCertificateUntrusted, FleErrorKind.ConnectionError,
             $"The TLS certificate of {where} is not signed by an authority Fle trusts{chain}: SslMode {mode} checks it against {trust}.{issuer} " +
-            "Give the server's CA certificate or bundle with -RootCertificate or SKILLS_DB_SSLROOTCERT (managed services publish theirs), " +
+            "Give the server's CA certificate or bundle as the root certificate file (SKILLS_DB_SSLROOTCERT; managed services publish theirs), " +
             "or, on a network you trust, use SslMode Require (encrypted, not verified).",
             f is null ? inner : null, location)
-        { RecommendedAction = "Pass -RootCertificate <ca.pem> (or set SKILLS_DB_SSLROOTCERT) with SslMode VerifyFull." };
+        { RecommendedAction = "Give the server's CA bundle as the root certificate (SKILLS_DB_SSLROOTCERT) with SslMode VerifyFull." };
     }
 
     /// <summary>The server answered the SSL request with 'N': it has ssl=off, or no certificate.</summary>
@@ -62,8 +62,8 @@ internal static class PostgresTls
     /// <summary>pg_hba.conf has no line for an unencrypted connection of this user from this host (hostssl only).</summary>
     public static FleException Required(FleSettings s, string location) => new(FleErrorIds.TlsRequired, FleErrorKind.ConnectionError,
         $"PostgreSQL at {s.Host}:{s.Port} accepts user '{s.Username}' on database '{s.Database}' from this host only over TLS (its pg_hba.conf has no " +
-        $"unencrypted 'host' line for it), and SslMode {s.SslMode ?? "Prefer"} connected without TLS. Use SslMode Require, or VerifyFull with the server's CA (-RootCertificate).",
-        null, location) { RecommendedAction = "Connect with -SslMode VerifyFull -RootCertificate <ca.pem> (or Require)." };
+        $"unencrypted 'host' line for it), and SslMode {s.SslMode ?? "Prefer"} connected without TLS. Use SslMode Require, or VerifyFull with the server's CA as the root certificate.",
+        null, location) { RecommendedAction = "Connect with SslMode VerifyFull and the server's CA as the root certificate (or SslMode Require)." };
 
     /// <summary>PostgreSQL's SSLRequest, then a TLS handshake that records what it found and always ends it.</summary>
     private static async Task<Finding> ProbeAsync(string host, int port, string? rootFile, int timeoutSeconds, CancellationToken ct)

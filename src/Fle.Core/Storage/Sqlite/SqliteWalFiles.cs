@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Fle.Core.Maintenance;
+namespace Fle.Core.Storage.Sqlite;
 
 /// <summary>
 /// Who has a SQLite database in WAL mode open: every connection holds a shared lock on one byte of the -shm file for as

@@ -1,155 +1,21 @@
-using System.Data.Common;
-using System.Globalization;
 using Fle.Core.Codec;
-using Fle.Core.Configuration;
 using Microsoft.Data.Sqlite;
 
-namespace Fle.Core.Storage;
+namespace Fle.Core.Storage.Sqlite;
 
 /// <summary>
-/// SQLite backend: WAL journal, synchronous=NORMAL (a process crash loses nothing that was acknowledged),
-/// foreign keys on, a busy timeout, and writes in BEGIN IMMEDIATE transactions with a bounded retry,
-/// so several processes can write one file without "database is locked" reaching the user.
+/// The hot write path: one writer connection per store with its statements prepared once (hand-written, not Dapper:
+/// a save is BEGIN IMMEDIATE, up to three prepared inserts bound by position, COMMIT), and the WAL kept bounded.
 /// </summary>
-public sealed partial class SqliteStore : FleStore
+internal sealed partial class SqliteProvider
 {
-    internal const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
     private const int MaxBusyRetries = 8;
-    private readonly string _connectionString;
 
-    private static readonly SqlText SqliteSql = SqlText.Build(alias => $"{alias}.metadata", "{0}");
+    /// <summary>A game state row, replacing the state of a step saved again (-Force).</summary>
+    private static readonly string UpsertState = SqliteDialect.Instance.Text.InsertState + " ON CONFLICT (step_id) DO UPDATE SET " +
+        TableDef.Excluded(["codec", "dictionary_id", "raw_size", "state_data", "timestamp"]) + " RETURNING id";
 
-    internal SqliteStore(FleSettings settings) : base(settings)
-    {
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = settings.SqlitePath,
-            // Never create: InitializeAsync creates the file (owner-only) once; a file deleted later must not silently come
-            // back empty under a connection opened afterwards.
-            Mode = SqliteOpenMode.ReadWrite,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            ForeignKeys = true,
-            DefaultTimeout = settings.BusyTimeoutSeconds,
-        }.ToString();
-    }
-
-    internal override SqlText Sql => SqliteSql;
-
-    /// <summary>The file path.</summary>
-    public string Path => Settings.SqlitePath;
-
-    protected override async Task InitializeAsync(CancellationToken ct)
-    {
-        var path = Settings.SqlitePath;
-        try
-        {
-            var dir = System.IO.Path.GetDirectoryName(path);
-            if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-            if (!File.Exists(path)) CreateOwnerOnlyFile(path);
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-        {
-            throw new FleException(FleErrorIds.PathNotWritable, FleErrorKind.PermissionDenied,
-                $"Cannot create the SQLite database '{path}': {e.Message} Check that the folder exists and is writable, or set SQLITE_DB_FILE to another path.",
-                e, path);
-        }
-
-        await RunAsync(async c =>
-        {
-            await using var conn = await OpenConnectionAsync(c).ConfigureAwait(false);
-            await using (var wal = Command(conn, "PRAGMA journal_mode=WAL"))
-                await wal.ExecuteScalarAsync(c).ConfigureAwait(false);
-            await MigrateAsync((SqliteConnection)conn, c).ConfigureAwait(false);
-            return 0;
-        }, null, null, ct).ConfigureAwait(false);
-        Register();
-    }
-
-    private async Task MigrateAsync(SqliteConnection conn, CancellationToken ct)
-    {
-        await using (var create = Command(conn, Schema.VersionTableSqlite))
-            await create.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        var current = await ReadVersionAsync(conn, null, ct).ConfigureAwait(false);
-        if (current > Schema.CurrentVersion) throw Schema.TooNew(Location, current);
-        if (current == Schema.CurrentVersion) { SchemaVersion = current; return; }
-
-        await using var tx = (SqliteTransaction)await conn.BeginTransactionAsync(ct).ConfigureAwait(false); // BEGIN IMMEDIATE
-        current = await ReadVersionAsync(conn, tx, ct).ConfigureAwait(false); // another process may have won the race
-        await ApplyMigrationsAsync(conn, tx, Schema.Sqlite, current, ct).ConfigureAwait(false);
-        await tx.CommitAsync(ct).ConfigureAwait(false);
-    }
-
-    private static async Task<int> ReadVersionAsync(SqliteConnection conn, SqliteTransaction? tx, CancellationToken ct)
-    {
-        await using var cmd = Command(conn, "SELECT COALESCE(MAX(version), 0) FROM fle_schema_version", tx);
-        return Convert.ToInt32(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture);
-    }
-
-    private static void CreateOwnerOnlyFile(string path)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        try { using var _ = new FileStream(path, options); }
-        catch (IOException) when (File.Exists(path)) { /* created by another process meanwhile */ }
-    }
-
-    protected internal override async Task<DbConnection> OpenConnectionAsync(CancellationToken ct)
-    {
-        var conn = new SqliteConnection(_connectionString);
-        try
-        {
-            await conn.OpenAsync(ct).ConfigureAwait(false);
-            Configure(conn);
-            return conn;
-        }
-        catch
-        {
-            await conn.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    protected internal override DbConnection OpenConnection()
-    {
-        var conn = new SqliteConnection(_connectionString);
-        try
-        {
-            conn.Open();
-            Configure(conn);
-            return conn;
-        }
-        catch
-        {
-            conn.Dispose();
-            throw;
-        }
-    }
-
-    private void Configure(SqliteConnection conn)
-    {
-        using var cmd = conn.CreateCommand();
-        // case_sensitive_like: prefix filters (LIKE 'x%') must match case-sensitively, as on PostgreSQL.
-        // journal_size_limit: the WAL file is cut back to this size whenever it starts over (after a large import, say).
-        cmd.CommandText = $"PRAGMA busy_timeout = {Settings.BusyTimeoutSeconds * 1000}; PRAGMA synchronous = NORMAL; PRAGMA case_sensitive_like = ON; " +
-            $"PRAGMA journal_size_limit = {JournalSizeLimit};";
-        cmd.ExecuteNonQuery();
-    }
-
-    protected internal override object TimeParameter(DateTime utc) => FormatTime(utc);
-
-    internal static string FormatTime(DateTime utc) => FleClock.Truncate(utc).ToString(TimeFormat, CultureInfo.InvariantCulture);
-
-    protected internal override DateTime ReadTime(DbDataReader reader, int ordinal) => ParseTime(reader.GetString(ordinal));
-
-    internal static DateTime ParseTime(string s)
-    {
-        if (DateTime.TryParseExact(s, TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t))
-            return DateTime.SpecifyKind(t, DateTimeKind.Utc);
-        return DateTime.SpecifyKind(DateTime.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal), DateTimeKind.Utc);
-    }
-
-    private protected override async Task<(long StepId, long StateId, long? NewDictionaryId)> WriteStepAsync(
+    public override async Task<(long StepId, long StateId, long? NewDictionaryId)> WriteStepAsync(
         FleStepInput input, string metadataJson, DateTime timestamp, EncodedState? state, CancellationToken ct)
     {
         // Retries are bounded by count and by the busy timeout overall, so a database that stays locked
@@ -176,6 +42,8 @@ public sealed partial class SqliteStore : FleStore
         await _writeGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            // Closed meanwhile (the process is ending: SqliteOpenFiles closed it): nothing is written after the WAL was folded in.
+            ObjectDisposedException.ThrowIf(_disposed, this);
             var w = _writer ??= new Writer(this);
             try
             {
@@ -282,23 +150,25 @@ public sealed partial class SqliteStore : FleStore
     private sealed class Writer : IDisposable
     {
         private readonly SqliteConnection _conn;
-        private readonly SqliteStore _store;
+        private readonly SqliteProvider _store;
         private readonly SqliteCommand _dict, _step, _overwrite, _state, _deleteState, _commit, _rootStored;
 
-        public Writer(SqliteStore store)
+        public Writer(SqliteProvider store)
         {
             _store = store;
             _conn = (SqliteConnection)store.OpenConnection();
             try
             {
-                _dict = Prepare("INSERT INTO state_dictionaries (trajectory_id, raw_size, data, created_at) VALUES (@t, @size, @data, @ts) RETURNING id",
-                    "@t", "@size", "@data", "@ts");
-                _step = Prepare(InsertStep, "@t", "@n", "@code", "@fb", "@ts", "@meta");
-                _overwrite = Prepare(OverwriteStep, "@t", "@n", "@code", "@fb", "@ts", "@meta");
-                _state = Prepare(InsertState, "@t", "@sid", "@n", "@codec", "@dict", "@size", "@data", "@ts");
-                _deleteState = Prepare("DELETE FROM game_states WHERE step_id = @sid", "@sid");
-                _commit = Prepare("COMMIT");
-                _rootStored = Prepare("SELECT 1 FROM state_dictionaries WHERE id = @id AND trajectory_id = @t AND raw_size = @size", "@id", "@t", "@size");
+                // Parameters in the tables' column order (Tables): Run binds them by position.
+                var sql = SqliteDialect.Instance.Text;
+                _dict = Prepare(sql.InsertDictionary, Tables.StateDictionaries.Data);
+                _step = Prepare(sql.InsertStep, Tables.Steps.Data);
+                _overwrite = Prepare(sql.OverwriteStep, Tables.Steps.Data);
+                _state = Prepare(UpsertState, Tables.GameStates.Data);
+                _deleteState = Prepare("DELETE FROM game_states WHERE step_id = @step_id", ["step_id"]);
+                _commit = Prepare("COMMIT", []);
+                _rootStored = Prepare($"SELECT 1 FROM state_dictionaries WHERE id = @id AND raw_size = @raw_size AND trajectory_id IN {SqlText.LineageIds("@trajectory_id")}",
+                    ["id", "trajectory_id", "raw_size"]);
                 _walHook = SqliteNative.TrackWalFrames(_conn, _walFrames); // instead of SQLite's automatic checkpoints
             }
             catch
@@ -308,11 +178,11 @@ public sealed partial class SqliteStore : FleStore
             }
         }
 
-        private SqliteCommand Prepare(string sql, params string[] names)
+        private SqliteCommand Prepare(string sql, IEnumerable<string> columns)
         {
             var cmd = _conn.CreateCommand();
             cmd.CommandText = sql;
-            foreach (var n in names) cmd.Parameters.Add(new SqliteParameter { ParameterName = n });
+            foreach (var c in columns) cmd.Parameters.Add(new SqliteParameter { ParameterName = "@" + c });
             return cmd;
         }
 
@@ -422,18 +292,4 @@ public sealed partial class SqliteStore : FleStore
             SQLitePCL.raw.sqlite3_busy_timeout(db, Settings.BusyTimeoutSeconds * 1000);
         }
     }
-
-    private const string InsertStep =
-        "INSERT INTO steps (trajectory_id, step_number, agent_code, environment_feedback, timestamp, metadata) VALUES (@t, @n, @code, @fb, @ts, @meta) RETURNING id";
-
-    private const string OverwriteStep =
-        "INSERT INTO steps (trajectory_id, step_number, agent_code, environment_feedback, timestamp, metadata) VALUES (@t, @n, @code, @fb, @ts, @meta)" +
-        " ON CONFLICT (trajectory_id, step_number) DO UPDATE SET agent_code = excluded.agent_code, environment_feedback = excluded.environment_feedback, " +
-        "timestamp = excluded.timestamp, metadata = excluded.metadata RETURNING id";
-
-    private const string InsertState =
-        "INSERT INTO game_states (trajectory_id, step_id, step_number, codec, dictionary_id, raw_size, state_data, timestamp) " +
-        "VALUES (@t, @sid, @n, @codec, @dict, @size, @data, @ts) " +
-        "ON CONFLICT (step_id) DO UPDATE SET codec = excluded.codec, dictionary_id = excluded.dictionary_id, raw_size = excluded.raw_size, " +
-        "state_data = excluded.state_data, timestamp = excluded.timestamp RETURNING id";
 }

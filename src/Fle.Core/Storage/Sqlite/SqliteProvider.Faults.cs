@@ -1,10 +1,10 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 
-namespace Fle.Core.Storage;
+namespace Fle.Core.Storage.Sqlite;
 
 /// <summary>SQLite errors as Fle errors: locks, constraints, and what the storage under the file did (full, read-only, gone).</summary>
-public sealed partial class SqliteStore
+internal sealed partial class SqliteProvider
 {
     /// <summary>Key of <see cref="Exception.Data"/> under which the writer leaves the errno of a failed write.</summary>
     private const string ErrnoKey = "Fle.Errno";
@@ -14,7 +14,7 @@ public sealed partial class SqliteStore
 
     internal static bool IsBusy(SqliteException e) => e.SqliteErrorCode is 5 or 6; // SQLITE_BUSY, SQLITE_LOCKED
 
-    protected internal override FleException? Translate(Exception e, string? trajectoryId = null, long? stepNumber = null)
+    public override FleException? Translate(Exception e, string? trajectoryId = null, long? stepNumber = null)
     {
         if (e is FleException fe) return fe;
         if (e is OperationCanceledException) return null;
@@ -23,7 +23,7 @@ public sealed partial class SqliteStore
         return se.SqliteErrorCode switch
         {
             19 when se.SqliteExtendedErrorCode == 787 && trajectoryId is not null => FleException.TrajectoryNotFound(trajectoryId),
-            19 when se.SqliteExtendedErrorCode == 2067 && stepNumber is not null => StepExists(trajectoryId!, stepNumber.Value),
+            19 when se.SqliteExtendedErrorCode == 2067 && stepNumber is not null => FleException.StepExists(trajectoryId!, stepNumber.Value),
             19 when se.SqliteExtendedErrorCode == 1555 && trajectoryId is not null => new FleException(FleErrorIds.TrajectoryAlreadyExists,
                 FleErrorKind.AlreadyExists, $"A trajectory with id '{trajectoryId}' already exists.", se, trajectoryId),
             26 => new FleException(FleErrorIds.NotADatabase, FleErrorKind.InvalidData,
@@ -42,10 +42,6 @@ public sealed partial class SqliteStore
             _ => null,
         };
     }
-
-    internal static FleException StepExists(string trajectoryId, long stepNumber) => new(FleErrorIds.StepAlreadyExists, FleErrorKind.AlreadyExists,
-        $"Step {stepNumber} of trajectory '{trajectoryId}' already exists. Save the next step number, or pass -Force to overwrite it.",
-        target: $"{trajectoryId}#{stepNumber}");
 
     private static string What(string? trajectoryId, long? stepNumber) => (trajectoryId, stepNumber) switch
     {
@@ -70,7 +66,7 @@ public sealed partial class SqliteStore
     private FleException StorageFailure(SqliteException se, string what)
     {
         var path = Settings.SqlitePath;
-        var errno = se.Data[ErrnoKey] is int n && n != 0 ? n : ProbeFolder(Folder);
+        var errno = se.Data[ErrnoKey] is int n && n != 0 ? n : ProbeFolder(Folder).Errno;
         return errno switch
         {
             ENOSPC or EDQUOT => StorageFull(se, what),
@@ -86,23 +82,23 @@ public sealed partial class SqliteStore
         };
     }
 
-    /// <summary>Try to create a file in the folder: 0 when that works, else the errno of the failure (EROFS, EACCES, ENOSPC ...).</summary>
-    internal static int ProbeFolder(string folder)
+    /// <summary>Try to create a file in the folder: 0 when that works, else the errno of the failure (EROFS, EACCES, ENOSPC ...) and its message.</summary>
+    internal static (int Errno, string? Message) ProbeFolder(string folder)
     {
         var probe = System.IO.Path.Combine(folder, ".fle-probe-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {
             using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
-            return 0;
+            return (0, null);
         }
-        catch (UnauthorizedAccessException)
+        catch (UnauthorizedAccessException e)
         {
-            return EACCES;
+            return (EACCES, e.Message);
         }
         catch (IOException io)
         {
             // On Unix .NET carries the errno in the HResult of the IOException it raises for a failed system call.
-            return io.HResult is > 0 and < 4096 ? io.HResult : -1;
+            return (io.HResult is > 0 and < 4096 ? io.HResult : -1, io.Message);
         }
     }
 
@@ -139,7 +135,7 @@ public sealed partial class SqliteStore
         }
         w.Dispose();
         using (var conn = new SqliteConnection(_connectionString)) SqliteConnection.ClearPool(conn);
-        Codec.Reset();
+        DatabaseReplaced?.Invoke();
         if (failure is null)
         {
             TryDelete(path + "-wal");

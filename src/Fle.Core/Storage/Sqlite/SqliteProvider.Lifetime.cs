@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 
-namespace Fle.Core.Storage;
+namespace Fle.Core.Storage.Sqlite;
 
 /// <summary>
 /// Closing: the last store of a file in this process leaves the database file self-contained (WAL checkpointed with
@@ -11,7 +11,7 @@ namespace Fle.Core.Storage;
 /// power loss) leaves the WAL beside the file: SQLite folds it in when the file is next opened, and nothing
 /// acknowledged is lost, but the file alone is not a backup until then.
 /// </summary>
-public sealed partial class SqliteStore
+internal sealed partial class SqliteProvider
 {
     private bool _registered;
 
@@ -22,8 +22,12 @@ public sealed partial class SqliteStore
         _registered = true;
     }
 
-    protected override ValueTask DisposeCoreAsync()
+    private volatile bool _disposed;
+
+    public override ValueTask DisposeAsync()
     {
+        if (_disposed) return ValueTask.CompletedTask;
+        _disposed = true;
         // A write stuck on another thread (a lock held by another process) is not waited for longer than its own timeout.
         var gated = _writeGate.Wait(TimeSpan.FromSeconds(Settings.BusyTimeoutSeconds + 1));
         try
@@ -80,11 +84,11 @@ public sealed partial class SqliteStore
 internal static class SqliteOpenFiles
 {
     private static readonly object Gate = new();
-    private static readonly Dictionary<string, HashSet<SqliteStore>> ByFile = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+    private static readonly Dictionary<string, HashSet<SqliteProvider>> ByFile = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
     private static bool _hooked;
     private static readonly List<PosixSignalRegistration> Signals = [];
 
-    public static void Add(SqliteStore store)
+    public static void Add(SqliteProvider store)
     {
         lock (Gate)
         {
@@ -108,7 +112,7 @@ internal static class SqliteOpenFiles
     }
 
     /// <summary>Forget a store; true when it was the last open one of its file.</summary>
-    public static bool Remove(SqliteStore store)
+    public static bool Remove(SqliteProvider store)
     {
         lock (Gate)
         {
@@ -128,11 +132,11 @@ internal static class SqliteOpenFiles
 
     private static void CloseAll()
     {
-        List<SqliteStore> open;
+        List<SqliteProvider> open;
         lock (Gate) open = ByFile.Values.SelectMany(s => s).ToList();
         foreach (var store in open)
         {
-            try { store.Dispose(); }
+            try { store.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
             catch (Exception) { /* the process is ending: close what can be closed */ }
         }
     }

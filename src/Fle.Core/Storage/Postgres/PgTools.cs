@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Fle.Core.Configuration;
 
-namespace Fle.Core.Maintenance;
+namespace Fle.Core.Storage.Postgres;
 
 /// <summary>Runs the PostgreSQL client tools (pg_dump, pg_restore, psql) for a store's settings; the password goes in PGPASSWORD, never on the command line.</summary>
 internal static class PgTools
