@@ -14,8 +14,21 @@ public static class Engine
         using (var c = new NpgsqlConnection(admin))
         {
             c.Open();
-            using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", c);
-            drop.ExecuteNonQuery();
+            // After a large import, autovacuum may still be working in the old database: its worker runs as the superuser,
+            // which DROP ... WITH (FORCE) from the bench's role may not terminate (42501). It finishes soon: retry.
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", c);
+                    drop.ExecuteNonQuery();
+                    break;
+                }
+                catch (PostgresException e) when (e.SqlState is "42501" or "55006" && attempt < 60)
+                {
+                    Thread.Sleep(500);
+                }
+            }
             using var create = new NpgsqlCommand($"CREATE DATABASE {name}", c);
             create.ExecuteNonQuery();
         }
