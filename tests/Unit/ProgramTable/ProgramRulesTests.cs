@@ -30,13 +30,15 @@ public sealed class ProgramRulesTests
         Assert.Equal(("NaN", "Infinity", "-Infinity"), (PythonJson.NonFinite(double.NaN), PythonJson.NonFinite(double.PositiveInfinity), PythonJson.NonFinite(double.NegativeInfinity)));
     }
 
-    private static ProgramRunPlan Plan(params double?[] depths)
+    private static ProgramRunPlan Run(params double?[] depths)
     {
         var plan = new ProgramRunPlan("1|0|-1", 1L, 0L, -1L);
         var t = new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc);
-        for (var i = 0; i < depths.Length; i++) plan.AddDated(100 + i, t.AddSeconds(i), depths[i], "type:x", "gpt-4o", "{}");
+        for (var i = 0; i < depths.Length; i++) plan.AddDated(100 + i, t.AddSeconds(i), depths[i], null, "type:x", "gpt-4o", "{}");
         return plan;
     }
+
+    private static ProgramChain Chain(params double?[] depths) => Assert.Single(ProgramTree.Plan([Run(depths)]).Chains);
 
     [Theory]
     [InlineData(new double[] { 0.5, 1.5, 3.5 }, new long[] { 1, 2, 4 }, FleStepNumbering.HalvedDepth, null)] // FLE's create_program: depth / 2
@@ -47,24 +49,25 @@ public sealed class ProgramRulesTests
     [InlineData(new double[] { 0.5, 4.5, 2.5 }, new long[] { 1, 5, 6 }, FleStepNumbering.HalvedDepth, 6L)] // going back: by position
     public void Step_numbers_only_look_back(double[] depths, long[] steps, FleStepNumbering scheme, long? positionFrom)
     {
-        var plan = Plan(depths.Select(d => (double?)d).ToArray());
-        Assert.Equal(steps, plan.Dated.Select(r => r.Step));
-        Assert.Equal(scheme, plan.Numbering);
-        Assert.Equal(positionFrom, plan.PositionFromStep);
+        var chain = Chain(depths.Select(d => (double?)d).ToArray());
+        Assert.Equal(steps, chain.Rows.Select(r => r.Step));
+        Assert.Equal(scheme, chain.Numbering);
+        Assert.Equal(positionFrom, chain.PositionFromStep);
         // Prefix-stable: the numbers of the first rows do not change when rows are added after them.
         for (var n = 1; n < depths.Length; n++)
-            Assert.Equal(steps.Take(n), Plan(depths.Take(n).Select(d => (double?)d).ToArray()).Dated.Select(r => r.Step));
+            Assert.Equal(steps.Take(n), Chain(depths.Take(n).Select(d => (double?)d).ToArray()).Rows.Select(r => r.Step));
     }
 
     [Fact]
     public void A_missing_depth_numbers_by_position_and_rows_without_created_at_take_no_number()
     {
-        var plan = Plan(0.5, null, 2.5);
-        Assert.Equal(new long[] { 1, 2, 3 }, plan.Dated.Select(r => r.Step));
-        Assert.Equal(2, plan.PositionFromStep);
+        var plan = Run(0.5, null, 2.5);
         plan.AddUndated(200);
+        var chain = Assert.Single(ProgramTree.Plan([plan]).Chains);
+        Assert.Equal(new long[] { 1, 2, 3 }, chain.Rows.Select(r => r.Step));
+        Assert.Equal(2, chain.PositionFromStep);
         Assert.Equal((4L, 3), (plan.Rows, plan.Dated.Count));
-        Assert.Equal(100, plan.FirstRowId);
+        Assert.Equal((100L, 4L), (chain.FirstRowId, chain.RowCount)); // the run's first chain counts the run's undated rows
     }
 
     [Fact]
