@@ -30,8 +30,7 @@ internal sealed class ProgramChain
         }
         else
         {
-            // A fork is numbered as if its first row continued its parent after the parent's row: the parent's scheme,
-            // by position already when the parent was by position at that row.
+            // A fork takes its parent's scheme, by position already when the parent was by position at the fork step.
             Numbering = parent.Numbering;
             _byPosition = parent.PositionFromStep is { } p && p <= parentStep;
         }
@@ -65,9 +64,9 @@ internal sealed class ProgramChain
     public string TrajectoryId => FleProgramTableImporter.TrajectoryId(Run.Key, FirstRowId, StartTime);
 
     /// <summary>
-    /// The step number of the next row after a row numbered <paramref name="previous"/> (none: the chain's first row of a
-    /// root): its depth's number under the scheme while that is whole and higher than the previous number; from the first
-    /// row where it is not, by position (previous + 1) for good.
+    /// The step number of the next row after a row numbered <paramref name="previous"/> (none: the first row of a root):
+    /// its depth's number under the scheme while that is whole and higher than the previous number (for a fork's first
+    /// row: exactly the fork step + 1); from the first row where it is not, by position (previous + 1) for good.
     /// </summary>
     public long Add(ScannedRow row, long? previous)
     {
@@ -76,7 +75,8 @@ internal sealed class ProgramChain
         {
             step = Numbering == FleStepNumbering.Position ? 1 : FleProgramTableImporter.StepFromDepth(row.DepthValue, Numbering)!.Value;
         }
-        else if (Numbering != FleStepNumbering.Position && !_byPosition && FleProgramTableImporter.StepFromDepth(row.DepthValue, Numbering) is { } s && s > prev)
+        else if (Numbering != FleStepNumbering.Position && !_byPosition && FleProgramTableImporter.StepFromDepth(row.DepthValue, Numbering) is { } s && s > prev
+                 && (Rows.Count > 0 || Parent is null || s == prev + 1))
         {
             step = s;
         }
