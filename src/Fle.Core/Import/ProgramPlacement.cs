@@ -64,6 +64,25 @@ internal sealed class ProgramTrajectoryWork
     /// <summary>Rows of the table found in it already.</summary>
     public long Held { get; set; }
 
+    /// <summary>
+    /// imported_from.rows: the rows of the table in it (found or given, skipped ones too), and the run's rows without
+    /// created_at when it holds the run's first dated row.
+    /// </summary>
+    public long Rows { get; private set; }
+
+    /// <summary>imported_from.first_program_id: its first row of the table (created_at, id order).</summary>
+    public long FirstRowId { get; private set; }
+    private (DateTime, long)? _first;
+
+    /// <summary>A row of the table is in it (found, or given).</summary>
+    public void Count(ChainRow row, ProgramRunPlan run)
+    {
+        Rows += row.Id == run.FirstRowId ? 1 + run.Undated.Count : 1;
+        if (_first is { } f && f.CompareTo((row.CreatedAt, row.Id)) <= 0) return;
+        _first = (row.CreatedAt, row.Id);
+        FirstRowId = row.Id;
+    }
+
     public WorkState State { get; set; }
 
     /// <summary>Step numbers taken (stored or given), with the program id that holds them (null: a step that was not imported).</summary>
@@ -93,15 +112,16 @@ internal sealed class ProgramTrajectoryWork
     }
 
     /// <summary>Give a row its step number here (or, when the number is taken, note the conflict).</summary>
-    public void Give(long rowId, long step, ProgramChain chain)
+    public void Give(ChainRow row, long step, ProgramChain chain)
     {
-        Fresh.Add(new PlannedRow(rowId, step));
+        Fresh.Add(new PlannedRow(row.Id, step));
+        Count(row, chain.Run);
         if (Taken.TryGetValue(step, out var holder))
         {
-            Conflicts[rowId] = $"step {step} of trajectory '{Id}' already holds {(holder is { } h ? $"program {h}" : "a step that was not imported")}";
+            Conflicts[row.Id] = $"step {step} of trajectory '{Id}' already holds {(holder is { } h ? $"program {h}" : "a step that was not imported")}";
             return;
         }
-        Taken[step] = rowId;
+        Taken[step] = row.Id;
         Chains[step] = chain;
     }
 
@@ -186,6 +206,7 @@ internal static class ProgramPlacement
                 {
                     var w = WorkOf(h.T, c);
                     w.Held++;
+                    w.Count(row, c.Run);
                     heldCount++;
                     placed[row.Id] = (w, h.Step);
                     anchor = (w, h.Step, row.Step);
@@ -221,7 +242,7 @@ internal static class ProgramPlacement
                         ? a.Work
                         : NewWork(FleProgramTableImporter.TrajectoryId(c.Run.Key, row.Id, row.CreatedAt), c, row.CreatedAt, a.Work, a.Step);
                 }
-                target.Give(row.Id, step, c);
+                target.Give(row, step, c);
                 placed[row.Id] = (target, step);
                 anchor = (target, step, row.Step);
             }

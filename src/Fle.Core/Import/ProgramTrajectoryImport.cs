@@ -43,7 +43,7 @@ internal sealed class ProgramTrajectoryImport(ProgramImport import, ProgramTraje
                     $"trajectory '{id}' was continued in Fle after its import (it has steps that are not rows of FLE's table), so it is left as it is", id);
             return;
         }
-        var metadata = ProgramMetadata.Trajectory(work.Owner, import.Source.Description);
+        var metadata = ProgramMetadata.Trajectory(work, import.Source.Description);
         if (RecordRefusal(metadata) is { } refusal)
         {
             foreach (var row in fresh) Skip(row.Id, FleProgramSkipReason.Rejected, refusal, id);
@@ -161,7 +161,7 @@ internal sealed class ProgramTrajectoryImport(ProgramImport import, ProgramTraje
         return import.Decide(new FleProgramRun
         {
             TrajectoryId = id, TaskId = run.TaskId, Version = run.Version, ProcessId = run.ProcessId, Instance = run.Instance,
-            Rows = work.Owner.RowCount, NewRows = newRows, StepNumbering = work.Owner.Numbering, PositionFromStep = work.Owner.PositionFromStep,
+            Rows = work.Rows, NewRows = newRows, StepNumbering = work.Owner.Numbering, PositionFromStep = work.Owner.PositionFromStep,
             Exists = Existing is not null, ParentTrajectoryId = work.Parent?.Id, ForkStepNumber = work.ForkStep,
         });
     }

@@ -12,12 +12,11 @@ internal sealed class ProgramChain
 {
     private bool _byPosition;
 
-    public ProgramChain(ProgramRunPlan run, ScannedRow first, bool isRunFirst, ProgramChain? parent = null, long? parentRowId = null, long parentStep = 0)
+    public ProgramChain(ProgramRunPlan run, ScannedRow first, ProgramChain? parent = null, long? parentRowId = null, long parentStep = 0)
     {
         Run = run;
         FirstRowId = first.Id;
         StartTime = first.CreatedAt;
-        IsRunFirst = isRunFirst;
         Parent = parent;
         ParentRowId = parentRowId;
         ParentStep = parentStep;
@@ -40,9 +39,6 @@ internal sealed class ProgramChain
     public long FirstRowId { get; }
     public DateTime StartTime { get; }
 
-    /// <summary>The chain of the run's first dated row (its trajectory also counts the run's rows without created_at).</summary>
-    public bool IsRunFirst { get; }
-
     /// <summary>For a fork: the chain and row it branches from, and that row's planned step (its fork step).</summary>
     public ProgramChain? Parent { get; }
     public long? ParentRowId { get; }
@@ -57,9 +53,6 @@ internal sealed class ProgramChain
 
     /// <summary>The last row so far: the only one a row of the same run can continue the chain after.</summary>
     public long TailRowId => Rows[^1].Id;
-
-    /// <summary>imported_from.rows: the chain's rows, and for the run's first chain also the run's rows without created_at.</summary>
-    public long RowCount => Rows.Count + (IsRunFirst ? Run.Undated.Count : 0);
 
     public string TrajectoryId => FleProgramTableImporter.TrajectoryId(Run.Key, FirstRowId, StartTime);
 
@@ -125,7 +118,7 @@ internal static class ProgramTree
             long step;
             if (predecessor is not { } pred)
             {
-                chain = new ProgramChain(run, row, at.Position == 0);
+                chain = new ProgramChain(run, row);
                 chains.Add(chain);
                 step = chain.Add(row, null);
             }
@@ -138,7 +131,7 @@ internal static class ProgramTree
                 }
                 else
                 {
-                    chain = new ProgramChain(run, row, at.Position == 0, parentChain, pred, parentStep);
+                    chain = new ProgramChain(run, row, parentChain, pred, parentStep);
                     chains.Add(chain);
                 }
                 step = chain.Add(row, parentStep);
