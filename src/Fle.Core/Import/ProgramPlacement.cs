@@ -85,29 +85,35 @@ internal sealed class ProgramTrajectoryWork
 
     public WorkState State { get; set; }
 
-    /// <summary>Step numbers taken (stored or given), with the program id that holds them (null: a step that was not imported).</summary>
-    public Dictionary<long, long?> Taken { get; } = [];
+    /// <summary>Step numbers given to rows in this import (stored ones are in <see cref="ExistingTrajectory.Steps"/>).</summary>
+    private readonly Dictionary<long, (long Row, ProgramChain Chain)> _given = [];
 
-    /// <summary>The chain of the row of the table at each step (stored rows of this table and rows given), for <see cref="HasOthersAfter"/>.</summary>
-    public SortedList<long, ProgramChain> Chains { get; } = [];
+    /// <summary>The chain of the table's row at each step (stored and given), built when first asked: <see cref="HasOthersAfter"/>.</summary>
+    private SortedList<long, ProgramChain>? _chains;
 
     public bool IsFork => Parent is not null;
 
-    public static ProgramTrajectoryWork ForExisting(ExistingTrajectory e, ProgramChain owner)
-    {
-        var w = new ProgramTrajectoryWork(e.Record.Id, owner) { Existing = e, State = WorkState.Exists };
-        foreach (var (n, p) in e.Steps.Taken) w.Taken[n] = p;
-        return w;
-    }
+    public static ProgramTrajectoryWork ForExisting(ExistingTrajectory e, ProgramChain owner) => new(e.Record.Id, owner) { Existing = e, State = WorkState.Exists };
 
     public static ProgramTrajectoryWork New(string id, ProgramChain owner, DateTime start, ProgramTrajectoryWork? parent, long? forkStep)
         => new(id, owner) { StartTime = start, Parent = parent, ForkStep = forkStep };
 
-    /// <summary>A step after <paramref name="step"/> holds a row of another chain: a row after <paramref name="step"/> of <paramref name="chain"/> cannot go here.</summary>
-    public bool HasOthersAfter(long step, ProgramChain chain)
+    /// <summary>
+    /// A step after <paramref name="step"/> holds a row of the table of another chain: a row of <paramref name="chain"/>
+    /// after <paramref name="step"/> cannot go here. <paramref name="chainOf"/> gives the chain of a stored row.
+    /// </summary>
+    public bool HasOthersAfter(long step, ProgramChain chain, Func<string, ImportedStep, ProgramChain?> chainOf)
     {
-        for (var i = Chains.Count - 1; i >= 0 && Chains.Keys[i] > step; i--)
-            if (!ReferenceEquals(Chains.Values[i], chain)) return true;
+        if (_chains is null)
+        {
+            _chains = [];
+            if (Existing is { } e)
+                foreach (var s in e.Steps.Programs.Values)
+                    if (chainOf(e.Key, s) is { } c) _chains[s.StepNumber] = c;
+            foreach (var (n, g) in _given) _chains[n] = g.Chain;
+        }
+        for (var i = _chains.Count - 1; i >= 0 && _chains.Keys[i] > step; i--)
+            if (!ReferenceEquals(_chains.Values[i], chain)) return true;
         return false;
     }
 
@@ -116,13 +122,14 @@ internal sealed class ProgramTrajectoryWork
     {
         Fresh.Add(new PlannedRow(row.Id, step));
         Count(row, chain.Run);
-        if (Taken.TryGetValue(step, out var holder))
+        long? holder = null;
+        if (Existing?.Steps.Taken.TryGetValue(step, out holder) == true || _given.TryGetValue(step, out var given) && (holder = given.Row) is not null)
         {
             Conflicts[row.Id] = $"step {step} of trajectory '{Id}' already holds {(holder is { } h ? $"program {h}" : "a step that was not imported")}";
             return;
         }
-        Taken[step] = row.Id;
-        Chains[step] = chain;
+        _given[step] = (row.Id, chain);
+        _chains?.Add(step, chain);
     }
 
     public override string ToString() => $"{Id} ({Fresh.Count} new rows{(Parent is null ? "" : $", fork of {Parent.Id} at step {ForkStep}")})";
@@ -147,32 +154,24 @@ internal static class ProgramPlacement
     public static (List<ProgramTrajectoryWork> Works, Dictionary<long, (ProgramTrajectoryWork Work, long Step)> Placed, long Held) Place(
         List<ProgramChain> chains, IReadOnlyCollection<ExistingTrajectory> existing)
     {
-        // The rows earlier imports wrote, by run and program id (program ids repeat across FLE databases: created_at tells).
-        var held = new Dictionary<(string Key, long Program), List<(ExistingTrajectory T, ImportedStep Step)>>();
+        // The rows earlier imports wrote, by run, program id and created_at (program ids repeat across FLE databases).
+        var held = new Dictionary<(string Key, long Program, DateTime At), (ExistingTrajectory T, long Step)>();
         var byId = new Dictionary<string, ExistingTrajectory>(StringComparer.Ordinal);
         foreach (var e in existing)
         {
             byId.TryAdd(e.Record.Id, e);
-            foreach (var s in e.Steps.Programs.Values)
-            {
-                if (!held.TryGetValue((e.Key, s.ProgramId!.Value), out var list)) held[(e.Key, s.ProgramId!.Value)] = list = [];
-                list.Add((e, s));
-            }
+            foreach (var s in e.Steps.Programs.Values) held.TryAdd((e.Key, s.ProgramId!.Value, s.Timestamp), (e, s.StepNumber));
         }
         (ExistingTrajectory T, long Step)? Held(ProgramChain c, ChainRow row)
-        {
-            if (!held.TryGetValue((c.Run.Key, row.Id), out var list)) return null;
-            var at = FleClock.Truncate(row.CreatedAt);
-            foreach (var (t, s) in list)
-                if (s.Timestamp == at) return (t, s.StepNumber);
-            return null;
-        }
+            => held.TryGetValue((c.Run.Key, row.Id, FleClock.Truncate(row.CreatedAt)), out var h) ? h : null;
 
-        // The chain of each row of this table, so that a row is not appended after another chain's rows.
+        // The chain of each row of the table, so that a row is not appended after another chain's rows.
         var chainOf = new Dictionary<(string Key, long Program), (ProgramChain Chain, DateTime At)>();
         foreach (var c in chains)
             foreach (var r in c.Rows)
                 chainOf[(c.Run.Key, r.Id)] = (c, FleClock.Truncate(r.CreatedAt));
+        ProgramChain? ChainOfStored(string key, ImportedStep s)
+            => chainOf.TryGetValue((key, s.ProgramId!.Value), out var of) && of.At == s.Timestamp ? of.Chain : null;
 
         var works = new List<ProgramTrajectoryWork>();
         var placed = new Dictionary<long, (ProgramTrajectoryWork Work, long Step)>();
@@ -181,9 +180,6 @@ internal static class ProgramPlacement
         {
             if (e.Work is { } w) return w;
             e.Work = w = ProgramTrajectoryWork.ForExisting(e, c);
-            foreach (var s in e.Steps.Programs.Values)
-                if (chainOf.TryGetValue((e.Key, s.ProgramId!.Value), out var of) && of.At == s.Timestamp)
-                    w.Chains[s.StepNumber] = of.Chain;
             works.Add(w);
             return w;
         }
@@ -238,7 +234,7 @@ internal static class ProgramPlacement
                 {
                     step = row.Step + (a.Step - a.Planned);
                     // A trajectory continued in Fle takes the rows (they are reported: it is left as it is).
-                    target = a.Work.Existing is { Steps.HasOtherSteps: true } || !a.Work.HasOthersAfter(a.Step, c)
+                    target = a.Work.Existing is { Steps.HasOtherSteps: true } || !a.Work.HasOthersAfter(a.Step, c, ChainOfStored)
                         ? a.Work
                         : NewWork(FleProgramTableImporter.TrajectoryId(c.Run.Key, row.Id, row.CreatedAt), c, row.CreatedAt, a.Work, a.Step);
                 }
