@@ -125,15 +125,40 @@ public sealed partial class FleStore
         if (own is not null || !_lineage.TryGetValue(trajectoryId, out var chain) || chain[^1].ParentId is null) return own;
         // A fork without a keyframe of its own yet: the keyframe of the last state it inherits (its siblings start from the
         // same state, so their first steps are small deltas against it).
-        foreach (var src in Enumerable.Reverse(Sources(chain)))
+        return LatestKeyframeOf(conn, Sources(chain).Where(src => src.TrajectoryId != trajectoryId));
+    }
+
+    /// <summary>The keyframe of the last state of a view's sources that has one (by step number), or null.</summary>
+    private static (long, byte[])? LatestKeyframeOf(System.Data.Common.DbConnection conn, IEnumerable<StepSource> sources)
+    {
+        foreach (var src in sources.Reverse())
         {
-            if (src.TrajectoryId == trajectoryId) continue;
-            var inherited = conn.QueryFirstOrDefault<(long, byte[])?>("SELECT d.id, d.data FROM game_states g JOIN state_dictionaries d ON d.id = g.dictionary_id " +
+            var found = conn.QueryFirstOrDefault<(long, byte[])?>("SELECT d.id, d.data FROM game_states g JOIN state_dictionaries d ON d.id = g.dictionary_id " +
                 "WHERE g.trajectory_id = @t AND g.step_number >= @from AND g.step_number <= @to ORDER BY g.step_number DESC LIMIT 1",
                 new { t = src.TrajectoryId, from = src.From, to = src.To });
-            if (inherited is not null) return inherited;
+            if (found is not null) return found;
         }
         return null;
+    }
+
+    /// <summary>
+    /// What an import of a fork (or an append to a trajectory) starts its states from: the keyframe of the last state the
+    /// fork inherits (its parent's view up to the fork step), or the trajectory's own latest keyframe; committed rows, read
+    /// on a connection of their own when the first state is encoded.
+    /// </summary>
+    internal async Task StartFromStoredKeyframeAsync(Transfer.TrajectoryImport import, bool append, CancellationToken ct)
+    {
+        var rec = import.Record;
+        if (append)
+            import.StoredKeyframe = () => { using var c = Provider.OpenConnection(); return c.QueryFirstOrDefault<(long, byte[])?>(
+                "SELECT id, data FROM state_dictionaries WHERE trajectory_id = @t ORDER BY id DESC LIMIT 1", new { t = rec.Id }); };
+        else if (rec.ParentId is { } parent && rec.ForkStepNumber is { } fork && await GetLineageAsync(parent, ct).ConfigureAwait(false) is { } chain)
+        {
+            var view = Sources(chain).Where(src => src.From <= fork).Select(src => src with { To = Math.Min(src.To, fork) }).ToList();
+            import.StoredKeyframe = () => { using var c = Provider.OpenConnection(); return LatestKeyframeOf(c, view); };
+        }
+        else return;
+        import.LoadStoredDictionary = LoadDictionaryData;
     }
 
     /// <summary>The keyframes with a given raw size of a keyframe's trajectory and its ancestors (where its root keyframe is).</summary>

@@ -151,6 +151,7 @@ public sealed partial class FleStore
     {
         ThrowIfDisposed();
         var id = importer.Record.Id;
+        await StartFromStoredKeyframeAsync(importer, importer.Append, cancellationToken).ConfigureAwait(false);
         var result = await RunAsync(ct => ImportCoreAsync(importer, ct), id, null, cancellationToken).ConfigureAwait(false);
         if (result.Outcome == FleImportOutcome.Replaced)
         {

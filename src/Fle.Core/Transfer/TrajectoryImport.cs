@@ -92,6 +92,15 @@ internal sealed class TrajectoryImport : IDisposable
     /// one that has it, to check them before they are committed.
     /// </summary>
     public Codec.StateCodec Codec { get; private set; } = new();
+
+    /// <summary>
+    /// The keyframe the target already holds that the record's states may start from (a fork's inherited keyframe, or
+    /// the trajectory's own before an append), read when the first state is encoded; null: the import makes its own.
+    /// </summary>
+    public Func<(long Id, byte[] Stored)?>? StoredKeyframe { get; set; }
+
+    /// <summary>Reads a dictionary row of the target (a keyframe stored against a root keyframe needs its root).</summary>
+    public Func<long, byte[]?>? LoadStoredDictionary { get; set; }
     public List<long> ReplacedDictionaries { get; } = [];
     public long Steps;
     public long States;

@@ -62,6 +62,12 @@ public sealed class TreeTransferTests(MigrationDatabases dbs) : IClassFixture<Mi
         Assert.Equal(expected, await StoreSnapshot.TakeAsync(to));
         Assert.Equal(ids.A, (await to.GetTrajectoryAsync(ids.Aa))!.ParentId);
         Assert.Equal(7, (await to.GetTrajectoryAsync(ids.Aa))!.ForkStepNumber);
+        // an imported fork's states start from the keyframe it inherits, as when they were saved: no keyframe of its own
+        foreach (var fork in new[] { ids.A, ids.Aa, ids.B })
+        {
+            var (was, now) = ((await from.GetTrajectorySizeAsync(fork)).StoredStateBytes, (await to.GetTrajectorySizeAsync(fork)).StoredStateBytes);
+            Assert.True(now <= was * 1.5 + 256, $"fork {fork}: {now:N0} bytes imported, {was:N0} as saved");
+        }
 
         // idempotent
         var s2 = await CopyAsync(from, to, new FleTrajectoryQuery());

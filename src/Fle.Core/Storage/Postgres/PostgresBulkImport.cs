@@ -180,7 +180,7 @@ internal static class PostgresBulkImport
                 await w.WriteAsync(stepId, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
                 await w.WriteAsync(s.StepNumber, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
                 await w.WriteAsync((short)s.StateCodec, NpgsqlDbType.Smallint, ct).ConfigureAwait(false);
-                if (s.StateDictionaryKey is { } k) await w.WriteAsync(ImportDictionary.Resolve(dictIds, k), NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+                if (s.DictionaryId(dictIds) is { } d) await w.WriteAsync(d, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
                 else await w.WriteNullAsync(ct).ConfigureAwait(false);
                 await w.WriteAsync(s.StateRawSize, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
                 await w.WriteAsync(s.StateData!, NpgsqlDbType.Bytea, ct).ConfigureAwait(false);

@@ -71,7 +71,7 @@ internal static class SqliteBulkImport
                 }
                 if (!s.HasState) continue;
                 Set(state, ("step_id", stepId), ("step_number", s.StepNumber), ("codec", (short)s.StateCodec),
-                    ("dictionary_id", s.StateDictionaryKey is { } k ? ImportDictionary.Resolve(dictIds, k) : null),
+                    ("dictionary_id", s.DictionaryId(dictIds)),
                     ("raw_size", s.StateRawSize), ("state_data", s.StateData), ("timestamp", store.TimeParameter(s.StateTimestamp)));
                 await state.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
