@@ -23,6 +23,7 @@
         'Get-FleStep'
         'Measure-FleStep'
         'Get-FleCheckpoint'
+        'Watch-FleTrajectory'
         'Import-FleProgramTable'
         'Export-FleData'
         'Export-FleReport'
