@@ -30,8 +30,8 @@ internal sealed partial class PostgresProvider
     /// <summary>How long a writer that saw no watch runs the plain statement before it looks again.</summary>
     private const long LookForWatchersEveryMs = 1000;
 
-    /// <summary>A watch reports a possible change at least this often (writers that do not know of it yet).</summary>
-    internal static readonly TimeSpan WatchFallback = TimeSpan.FromSeconds(1);
+    /// <summary>A watch reports a possible change at least this often (writers that do not know of it yet; tests lengthen it).</summary>
+    internal TimeSpan WatchFallback { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// The CTEs a notifying write statement starts with: w (is a watch connected to this database?) and n (the
@@ -126,7 +126,7 @@ internal sealed partial class PostgresProvider
         public override async Task<bool> WaitAsync(TimeSpan maxWait, CancellationToken ct)
         {
             var deadline = Deadline(maxWait);
-            var fallback = (long)WatchFallback.TotalMilliseconds;
+            var fallback = (long)provider.WatchFallback.TotalMilliseconds;
             while (true)
             {
                 if (_conn is null)
