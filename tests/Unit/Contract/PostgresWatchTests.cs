@@ -111,7 +111,7 @@ public sealed class PostgresWatchTests(PostgresBackendFixture fixture) : IClassF
         await using (var watch = await ConnectAsync(PostgresProvider.WatcherName)) // a watch, as far as a writer can tell
         {
             await Task.Delay(1_100); // the writer looks again after a second
-            await store.SaveStepAsync(Step(t.Id, 1));
+            await store.SaveStepAsync(Step(t.Id, 1)); // this one looks, finds the watch and notifies
             Assert.True(await listener.HeardAsync(t.Id, TimeSpan.FromSeconds(10)), "a save did not notify while a watch was connected");
             await store.SaveCheckpointAsync(Step(t.Id, 2, GameState(9, 2, 8_000))); // a new keyframe
             Assert.True(await listener.HeardAsync(t.Id, TimeSpan.FromSeconds(10)), "a checkpoint (new keyframe) did not notify");
@@ -121,8 +121,14 @@ public sealed class PostgresWatchTests(PostgresBackendFixture fixture) : IClassF
             Assert.True(await listener.HeardAsync(t.Id, TimeSpan.FromSeconds(10)), "an overwrite did not notify");
             await store.SaveStepAsync(Step(t.Id, 2, overwrite: true));
             Assert.True(await listener.HeardAsync(t.Id, TimeSpan.FromSeconds(10)), "an overwrite without a state did not notify");
+            await Task.Delay(1_100); // a save that looks again, and the next one
+            await store.SaveStepAsync(Step(t.Id, 2, overwrite: true));
+            Assert.True(await listener.HeardAsync(t.Id, TimeSpan.FromSeconds(10)), "a save that looked again did not notify");
+            await store.SaveCheckpointAsync(Step(t.Id, 1, GameState(9, 1, 8_000), overwrite: true));
+            Assert.True(await listener.HeardAsync(t.Id, TimeSpan.FromSeconds(10)), "the save after it did not notify");
         }
         await AssertNoWatchConnectedAsync();
+        await Task.Delay(1_100); // until the writer looks again, its saves notify (the watch was there at its last look)
         await store.SaveStepAsync(Step(t.Id, 4)); // this one finds that nobody watches any more
         await store.SaveStepAsync(Step(t.Id, 5)); // and this one is plain again
         Assert.False(await listener.HeardAsync(t.Id, TimeSpan.FromSeconds(1.5)), "a save notified after the watch left");
@@ -131,6 +137,7 @@ public sealed class PostgresWatchTests(PostgresBackendFixture fixture) : IClassF
         Assert.True(await listener.HeardAsync(t.Id, TimeSpan.FromSeconds(10)), "completing did not notify");
         Assert.Equal(6, await store.CountStepsAsync(t.Id));
         SameBytes(GameState(9, 4, 8_000), (await store.GetCheckpointAsync(t.Id, 3))!.GameState, "the overwritten step");
+        SameBytes(GameState(9, 1, 8_000), (await store.GetCheckpointAsync(t.Id, 1))!.GameState, "the step overwritten with a state");
     }
 
     [ContractFact]

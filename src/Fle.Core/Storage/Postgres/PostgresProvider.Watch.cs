@@ -13,11 +13,12 @@ namespace Fle.Core.Storage.Postgres;
 /// <remarks>
 /// Why only then: PostgreSQL serialises the commits of every transaction that notifies (a lock on the queue of
 /// notifications, held until the commit is flushed), so notifying on every save would cost concurrent writers their
-/// group commit (pgbench here, 4 writers of a small insert: 12,200 commits/s plain, 5,800 with a pg_notify in each). So a
-/// save's statement asks pg_stat_activity whether a watch is connected to this database, and notifies only then, when
-/// its writer saw a watch on the previous save or has not looked for a second (<see cref="NotifyThisSave"/>); otherwise
-/// it runs the plain statement, as before. A writer therefore notices a new watch within about a second, and a writer of
-/// an older Fle never notifies: a watch also reports a change every <see cref="WatchFallback"/> (one small read).
+/// group commit (pgbench here, 4 writers of a small insert: about half the commits/s with a pg_notify in each). So once a
+/// second a writer's save asks pg_stat_activity, in its statement, whether a watch is connected to this database
+/// (<see cref="NotifyMode.IfWatched"/>: notifies only then); until the next look its saves notify (<see
+/// cref="NotifyMode.Always"/>) or run the plain statement of before (<see cref="NotifyMode.None"/>) by that answer. A
+/// writer therefore notices a new watch within about a second, and a writer of an older Fle never notifies: so a watch
+/// also reports a change every <see cref="WatchFallback"/> (one small read).
 /// </remarks>
 internal sealed partial class PostgresProvider
 {
@@ -27,20 +28,37 @@ internal sealed partial class PostgresProvider
     /// <summary>The application_name of a watch's connection: how a writer finds out that someone watches.</summary>
     internal const string WatcherName = "Fle watch";
 
-    /// <summary>How long a writer that saw no watch runs the plain statement before it looks again.</summary>
+    /// <summary>How long a writer keeps to its last answer before it asks again whether a watch is connected.</summary>
     private const long LookForWatchersEveryMs = 1000;
 
     /// <summary>A watch reports a possible change at least this often (writers that do not know of it yet; tests lengthen it).</summary>
     internal TimeSpan WatchFallback { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>What a save's statement does about watches.</summary>
+    internal enum NotifyMode
+    {
+        /// <summary>Nothing: the plain statement.</summary>
+        None,
+
+        /// <summary>Ask pg_stat_activity whether a watch is connected to this database; notify if so; return the answer.</summary>
+        IfWatched,
+
+        /// <summary>Notify (a watch was connected at the last look).</summary>
+        Always,
+    }
+
     /// <summary>
-    /// The CTEs a notifying write statement starts with: w (is a watch connected to this database?) and n (the
-    /// notification, sent only then). n is evaluated from the statement's RETURNING list (<see cref="WatchColumns"/>), so
-    /// only when the step was written.
+    /// The CTEs a notifying write statement starts with: w (is a watch connected?) and n (the notification, sent only
+    /// then). n is evaluated from the statement's RETURNING list (<see cref="WatchColumns"/>), so only when the step was
+    /// written.
     /// </summary>
-    internal const string WatchCtes =
-        "w AS (SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = '" + WatcherName + "') AS watched), " +
-        "n AS (SELECT pg_notify('" + Channel + "', @t) WHERE (SELECT watched FROM w))";
+    internal static string WatchCtes(NotifyMode mode) => mode switch
+    {
+        NotifyMode.IfWatched => "w AS (SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = '" +
+            WatcherName + "') AS watched), n AS (SELECT pg_notify('" + Channel + "', @t) WHERE (SELECT watched FROM w))",
+        NotifyMode.Always => "w AS (SELECT true AS watched), n AS (SELECT pg_notify('" + Channel + "', @t))",
+        _ => throw new ArgumentOutOfRangeException(nameof(mode)),
+    };
 
     /// <summary>The columns a notifying write statement returns after its three: whether a watch is connected, notifications sent.</summary>
     internal const string WatchColumns = ", (SELECT watched FROM w), (SELECT count(*) FROM n)";
@@ -48,10 +66,11 @@ internal sealed partial class PostgresProvider
     private long _lookForWatchersAt; // Environment.TickCount64; 0: the first save looks
     private volatile bool _watched;
 
-    /// <summary>Whether this save runs the notifying statement (see the remarks of this class).</summary>
-    private bool NotifyThisSave() => _watched || Environment.TickCount64 >= Volatile.Read(ref _lookForWatchersAt);
+    /// <summary>What this save's statement does about watches (see the remarks of this class).</summary>
+    private NotifyMode NotifyModeNow() => Environment.TickCount64 >= Volatile.Read(ref _lookForWatchersAt) ? NotifyMode.IfWatched
+        : _watched ? NotifyMode.Always : NotifyMode.None;
 
-    /// <summary>What a notifying statement found: a watch was connected (or not) when it ran.</summary>
+    /// <summary>What an <see cref="NotifyMode.IfWatched"/> statement found: a watch was connected (or not) when it ran.</summary>
     private void SawWatchers(bool watched)
     {
         _watched = watched;

@@ -14,7 +14,7 @@ namespace Fle.Core.Storage.Postgres;
 internal sealed partial class PostgresProvider
 {
     private const int MaxTransientRetries = 5;
-    private static readonly Dictionary<(bool NewDict, bool State, bool Overwrite, bool Rooted, bool Notify), string> WriteSql = BuildWriteSql();
+    private static readonly Dictionary<(bool NewDict, bool State, bool Overwrite, bool Rooted, NotifyMode Notify), string> WriteSql = BuildWriteSql();
 
     public override async Task<(long StepId, long StateId, long? NewDictionaryId)> WriteStepAsync(
         FleStepInput input, string metadataJson, DateTime timestamp, EncodedState? state, CancellationToken ct)
@@ -58,7 +58,7 @@ internal sealed partial class PostgresProvider
         await using var conn = (NpgsqlConnection)await OpenConnectionAsync(ct).ConfigureAwait(false);
         var newDict = state?.NewDictionaryData is not null;
         var root = newDict ? state!.NewDictionaryRoot : null;
-        var notify = NotifyThisSave();
+        var notify = NotifyModeNow();
         await using var cmd = new NpgsqlCommand(WriteSql[(newDict, state is not null, input.Overwrite, root is not null, notify)], conn);
         cmd.Parameters.Add(new NpgsqlParameter<string>("t", NpgsqlDbType.Text) { TypedValue = input.TrajectoryId });
         cmd.Parameters.Add(new NpgsqlParameter<long>("n", NpgsqlDbType.Bigint) { TypedValue = input.StepNumber });
@@ -87,23 +87,23 @@ internal sealed partial class PostgresProvider
         var stepId = r.GetInt64(0);
         var stateId = r.IsDBNull(1) ? 0 : r.GetInt64(1);
         long? dictId = newDict && !r.IsDBNull(2) ? r.GetInt64(2) : null;
-        if (notify) SawWatchers(r.GetBoolean(3));
+        if (notify == NotifyMode.IfWatched) SawWatchers(r.GetBoolean(3));
         return (stepId, stateId, dictId);
     }
 
     /// <summary>
     /// The statement of every kind of write, built from <see cref="Tables"/>. A new keyframe compressed against the
     /// trajectory's root keyframe (rooted) writes nothing at all unless that root is still stored: every insert selects
-    /// from "ok", and the caller sees no row (<see cref="RootKeyframeGoneException"/>). Each also comes in a notifying
-    /// form: <see cref="WatchCtes"/> first, <see cref="WatchColumns"/> returned.
+    /// from "ok", and the caller sees no row (<see cref="RootKeyframeGoneException"/>). Each also comes in the notifying
+    /// forms (<see cref="NotifyMode"/>): <see cref="WatchCtes"/> first, <see cref="WatchColumns"/> returned.
     /// </summary>
-    private static Dictionary<(bool, bool, bool, bool, bool), string> BuildWriteSql()
+    private static Dictionary<(bool, bool, bool, bool, NotifyMode), string> BuildWriteSql()
     {
         var steps = Tables.Steps;
         var stepCols = steps.List(steps.Data);
         var stepValues = "@t, @n, @code, @fb, @ts, @meta";
-        var map = new Dictionary<(bool, bool, bool, bool, bool), string>();
-        foreach (var notify in new[] { false, true })
+        var map = new Dictionary<(bool, bool, bool, bool, NotifyMode), string>();
+        foreach (var notify in Enum.GetValues<NotifyMode>())
         foreach (var newDict in new[] { false, true })
         foreach (var withState in new[] { false, true })
         foreach (var overwrite in new[] { false, true })
@@ -111,8 +111,8 @@ internal sealed partial class PostgresProvider
         {
             if (newDict && !withState) continue;
             if (rooted && !newDict) continue;
-            var watch = notify ? WatchCtes + ", " : "";
-            var returned = notify ? WatchColumns : "";
+            var watch = notify == NotifyMode.None ? "" : WatchCtes(notify) + ", ";
+            var returned = notify == NotifyMode.None ? "" : WatchColumns;
             var ok = rooted ? "ok AS (SELECT 1 WHERE EXISTS (SELECT 1 FROM state_dictionaries WHERE id = @root AND trajectory_id = @t AND raw_size = @rsize)), " : "";
             var from = rooted ? " FROM ok" : "";
             var step = $"INSERT INTO steps ({stepCols}) "
@@ -124,7 +124,7 @@ internal sealed partial class PostgresProvider
             {
                 sql = overwrite
                     ? $"WITH {watch}s AS ({step}), del AS (DELETE FROM game_states WHERE step_id IN (SELECT id FROM s)) SELECT id, NULL::bigint, NULL::bigint{returned} FROM s"
-                    : (notify ? $"WITH {WatchCtes} " : "") + $"{step}, NULL::bigint, NULL::bigint{returned}";
+                    : (notify == NotifyMode.None ? "" : $"WITH {WatchCtes(notify)} ") + $"{step}, NULL::bigint, NULL::bigint{returned}";
             }
             else
             {
