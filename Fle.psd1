@@ -1,6 +1,6 @@
 @{
     RootModule           = 'Fle.psm1'
-    ModuleVersion        = '0.1.0'
+    ModuleVersion        = '0.2.0'
     CompatiblePSEditions = @('Core')
     GUID                 = '5d0b7a2e-3f4c-4e8a-9b61-2c7f1e9a4d30'
     Author               = 'Fle contributors'
@@ -45,6 +45,13 @@
             ProjectUri               = 'https://github.com/JackHopkins/factorio-learning-environment'
             RequireLicenseAcceptance = $false
             ReleaseNotes             = @'
+0.2.0 - trajectories that branch (schema v2; a 0.1.0 database upgrades in place on first open).
+- Fork a trajectory at any step (New-FleTrajectory -ParentId -ForkStepNumber, or pipe a step): a fork is a row; it reads its parent's steps and states through it.
+- Resume from any step: Resume-FleTrajectory -StepNumber -Fork keeps the history; -DiscardLaterSteps deletes the later steps in one transaction.
+- The tree: Get-FleTrajectory -ParentId [-Recurse], -IncludeAncestors; Remove-FleTrajectory -Recurse; steps say where they are stored (StoredIn).
+- Beam search's best nodes: Get-FleStep -TaskId/-TrajectoryId -Top -SortBy [-Descending], ranked in the database.
+- Export files version 2 carry the lineage (a fork brings its ancestors); version 1 files still import.
+
 0.1.0 - the first release.
 - Checkpoint every agent step (code, feedback, metadata, game state) into SQLite (default, .fle/data.db) or PostgreSQL; resume a crashed run from any step (New-FleTrajectory, Save-FleCheckpoint, Resume-FleTrajectory, Get-FleStep, Get-FleCheckpoint).
 - Game states compressed with zstd against keyframes of the same run (about 11 % of their raw size for FLE states).

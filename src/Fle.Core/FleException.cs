@@ -25,6 +25,10 @@ public static class FleErrorIds
     public const string TrajectoryAlreadyExists = "FleTrajectoryAlreadyExists";
     public const string StepAlreadyExists = "FleStepAlreadyExists";
     public const string StepNotFound = "FleStepNotFound";
+    public const string StepInherited = "FleStepInherited";
+    public const string TrajectoryHasForks = "FleTrajectoryHasForks";
+    public const string LaterStepsExist = "FleLaterStepsExist";
+    public const string ImportParentMissing = "FleImportParentMissing";
     public const string CheckpointNotFound = "FleCheckpointNotFound";
     public const string InvalidArgument = "FleInvalidArgument";
     public const string InvalidStepNumber = "FleInvalidStepNumber";
@@ -91,6 +95,10 @@ public class FleException : Exception
         FleErrorIds.TrajectoryNotFound, FleErrorKind.NotFound,
         $"Trajectory '{id}' was not found.", target: id)
     { RecommendedAction = "List the trajectories to find its id, or create it." };
+
+    internal static FleException StepNotFound(string trajectoryId, long stepNumber, string what) => new(FleErrorIds.StepNotFound, FleErrorKind.NotFound,
+        $"Trajectory '{trajectoryId}' has no step {stepNumber} to be {what}.", target: $"{trajectoryId}#{stepNumber}")
+    { RecommendedAction = "List its steps to pick one it has." };
 
     internal static FleException StepExists(string trajectoryId, long stepNumber) => new(FleErrorIds.StepAlreadyExists, FleErrorKind.AlreadyExists,
         $"Step {stepNumber} of trajectory '{trajectoryId}' already exists.", target: $"{trajectoryId}#{stepNumber}")

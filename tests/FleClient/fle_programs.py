@@ -16,13 +16,15 @@ Input (stdin): one JSON object
 with OP one of
     {"op": "create_table"}                         FLE's DDL, through FLE's function
     {"op": "sql", "sql": TEXT, "params": [...]}    the user's own SQL (pruning, a JSONB column, a time zone)
-    {"op": "program", ...}                         Program(...) -> create_program (see program() below)
+    {"op": "program", ...}                         Program(...) -> create_program (see program() below); "parent": N
+                                                   sets parent_id to the id of this input's Nth program op,
+                                                   "parent_id": ID sets it to ID (FLE's search algorithms)
     {"op": "update", "id": N, "set": {...}}        update_program (FLE's SQLite client cannot: PostgreSQL only)
 A float anywhere may be given as "__nan__", "__inf__" or "__-inf__" (JSON has no NaN): it becomes that float, which
 json.dumps then writes as NaN, Infinity or -Infinity, as FLE does.
 
 Output (stdout): a JSON list, one entry per "program" op: the row's id and created_at as FLE's client returned them,
-the wall clock (time.time()) just before and after the call, and the exact texts FLE's client sent for the JSON
+its parent_id, the wall clock (time.time()) just before and after the call, and the exact texts FLE's client sent for the JSON
 columns (state_json = GameState.to_raw(), conversation_json, meta, achievements_json) and the stored depth.
 
 Exit code 3, with a line "FLE client unavailable: <what is missing>" on stderr, when FLE's source, a Debian package
@@ -128,8 +130,10 @@ def game_state(spec):
     )
 
 
-def program(op):
-    """Program(...) as FLE's trajectory runner builds it (meta: model, process_id, error_occurred, sweep_id, production_score)."""
+def program(op, parent_id=None):
+    """Program(...) as FLE's trajectory runner builds it (meta: model, process_id, error_occurred, sweep_id, production_score),
+    or with "meta": "search" as FLE's search algorithms do (MCTS._generate_programs_batch: meta text_response and model, no
+    process_id; a parent_id), or with "meta": "none" as chunked MCTS does (no meta: {})."""
     from fle.commons.models.conversation import Conversation
     from fle.commons.models.program import Program
 
@@ -137,13 +141,19 @@ def program(op):
     conversation.set_system_message("You are an agent playing Factorio. Write Python.\nÜnïcödé ✓")
     for s in range(int(op.get("turns", 1))):
         conversation.add_result(f"print(inspect_inventory())  # turn {s}", f"{s}: ('Inventory: {{\"coal\": 50}}')")
-    meta = {
-        "model": op.get("meta_model", op.get("model", "gpt-4o")),
-        "process_id": op.get("process_id", 0),
-        "error_occurred": bool(op.get("error_occurred", False)),
-        "sweep_id": op.get("sweep_id", "unknown"),
-        "production_score": special(op.get("production_score", 0.0)),
-    }
+    kind = op.get("meta", "runner")
+    if kind == "search":
+        meta = {"text_response": op.get("text_response", f"I will run {op['code']!r}."), "model": op.get("meta_model", op.get("model", "gpt-4o"))}
+    elif kind == "none":
+        meta = {}
+    else:
+        meta = {
+            "model": op.get("meta_model", op.get("model", "gpt-4o")),
+            "process_id": op.get("process_id", 0),
+            "error_occurred": bool(op.get("error_occurred", False)),
+            "sweep_id": op.get("sweep_id", "unknown"),
+            "production_score": special(op.get("production_score", 0.0)),
+        }
     meta.update(special(op.get("meta_extra", {})))
     return Program(
         code=op["code"],
@@ -165,6 +175,7 @@ def program(op):
         achievements=special(op.get("achievements", {})),
         meta=meta,
         depth=int(op.get("depth", 0)),
+        parent_id=parent_id,
     )
 
 
@@ -193,12 +204,13 @@ async def run(spec):
             elif kind == "sql":
                 sql(db, config, op["sql"], op.get("params", []))
             elif kind == "program":
-                p = program(op)
+                parent_id = out[int(op["parent"])]["id"] if op.get("parent") is not None else op.get("parent_id")
+                p = program(op, int(parent_id) if parent_id is not None else None)
                 t0 = time.time()
                 saved = await client.create_program(p)
                 t1 = time.time()
                 out.append({
-                    "id": saved.id, "created_at": str(saved.created_at), "t0": t0, "t1": t1,
+                    "id": saved.id, "created_at": str(saved.created_at), "t0": t0, "t1": t1, "parent_id": p.parent_id,
                     # the texts create_program sent, computed as it computes them
                     "state_json": p.state.to_raw() if p.state else None,
                     "conversation_json": json.dumps(p.conversation.dict()),

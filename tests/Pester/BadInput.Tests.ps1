@@ -253,7 +253,10 @@ Describe 'Bad PostgreSQL connections' -Tag BadInput, Postgres -Skip:(-not (Test-
         $e = Get-FleErrorRecord { Connect-FleDatabase -ConnectionString $newer.ConnectionString -NoDefault }
         $script:tried++
         $e.FullyQualifiedErrorId | Should -Be 'FleSchemaTooNew,Fle.PowerShell.Commands.ConnectFleDatabaseCommand'
-        $before | Should -Be '1,99'
+        $before | Should -Be '1,2,99'
+        $env:PGPASSWORD = $newer.Password
+        try { & psql -h $newer.Server -p $newer.Port -U $newer.User -d $newer.Database -At -c "SELECT string_agg(version::text, ',' ORDER BY version) FROM fle_schema_version" | Should -Be $before }
+        finally { Remove-Item Env:PGPASSWORD }
     }
 }
 
@@ -439,8 +442,8 @@ Describe 'A truncated or corrupted export file imported into <Name>' -Tag BadInp
         @{ Case = 'a step line without its step number'; Line = 9; First = $true; Make = { Write-Damaged nostep.jsonl (Set-Line 8 ($lines[8] -replace '"step_number":\d+,', '')) } }
         @{ Case = 'an end line whose counts disagree'; Line = 13; First = $true; Make = { Write-Damaged endcount.jsonl (Set-Line 12 ($lines[12] -replace '"steps":\d+', '"steps":5')) } }
         @{ Case = 'an end line with a count that is not a number'; Line = 13; First = $true; Make = { Write-Damaged endtext.jsonl (Set-Line 12 ($lines[12] -replace '"states":\d+', '"states":"four"')) } }
-        @{ Case = 'a header with a newer format version'; Line = 1; First = $false; Make = { Write-Damaged v2.jsonl (Set-Line 0 ($lines[0] -replace '"version":1', '"version":2')) } }
-        @{ Case = 'a header whose version is not a number'; Line = 1; First = $false; Make = { Write-Damaged vtext.jsonl (Set-Line 0 ($lines[0] -replace '"version":1', '"version":"1"')) } }
+        @{ Case = 'a header with a newer format version'; Line = 1; First = $false; Make = { Write-Damaged v3.jsonl (Set-Line 0 ($lines[0] -replace '"version":2', '"version":3')) } }
+        @{ Case = 'a header whose version is not a number'; Line = 1; First = $false; Make = { Write-Damaged vtext.jsonl (Set-Line 0 ($lines[0] -replace '"version":2', '"version":"2"')) } }
         @{ Case = 'a header of another format'; Line = 1; First = $false; Make = { Write-Damaged format.jsonl (Set-Line 0 ($lines[0] -replace 'fle-export', 'jsonl-export')) } }
         @{ Case = 'no header at all'; Line = 1; First = $false; Make = { Write-Damaged noheader.jsonl $lines[1..19] } }
         @{ Case = 'a gzip file cut in the middle of a step line'; Line = 10; First = $true; Make = {

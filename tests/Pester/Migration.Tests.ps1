@@ -119,7 +119,7 @@ Describe 'Export-FleData' {
         $lines = Get-Content $file
         $header = $lines[0] | ConvertFrom-Json
         $header.format | Should -Be 'fle-export'
-        $header.version | Should -Be 1
+        $header.version | Should -Be 2
         ($lines[-1] | ConvertFrom-Json).type | Should -Be 'footer'
         $step = $lines | ForEach-Object { $_ | ConvertFrom-Json -AsHashtable } | Where-Object { $_.type -eq 'step' -and $_.step_number -eq 0 -and $_.agent_code -eq '' }
         [Convert]::FromBase64String($step.game_state) | Should -Be ([byte[]](0, 1, 2, 255, 10, 13))
@@ -456,7 +456,7 @@ Describe 'Optimize-FleDatabase, Get-FleDatabase, Test-FleDatabase' {
         $info.StoredStateBytes | Should -BeGreaterThan 0
         $info.SizeOnDisk | Should -BeGreaterOrEqual $info.FileSize
         $info.JournalMode | Should -Be 'wal'
-        $info.SchemaVersion | Should -Be 1
+        $info.SchemaVersion | Should -Be 2
         $info.ModuleVersion | Should -Be (Import-PowerShellDataFile (Get-FleModulePath)).ModuleVersion
     }
 

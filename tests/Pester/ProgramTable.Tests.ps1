@@ -97,6 +97,56 @@ CREATE TABLE programs (
         if ($LASTEXITCODE) { throw 'psql failed' }
         @{ ConnectionString = $db.ConnectionString; Password = $db.Password; Rows = $rows }
     }
+
+    # FLE's own Python client (tests/FleClient/fle_programs.py), for the Describe blocks on tables it writes.
+    $script:Script = Join-Path $PSScriptRoot '../FleClient/fle_programs.py'
+    $script:Python = if ($env:FLE_PYTHON) { $env:FLE_PYTHON } else { 'python3' }
+
+    function Invoke-FleClient([string[]] $Arguments, [string] $InputText) {
+        # Bounded: ulimit -f (1 GiB) for everything the writer writes, and a 3-minute timeout.
+        $psi = [Diagnostics.ProcessStartInfo]::new('bash')
+        foreach ($a in @('-c', 'ulimit -f 1048576 && exec "$0" "$@"', $script:Python, $script:Script) + $Arguments) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardInput = $psi.RedirectStandardOutput = $psi.RedirectStandardError = $true
+        $p = [Diagnostics.Process]::Start($psi)
+        $out = $p.StandardOutput.ReadToEndAsync(); $err = $p.StandardError.ReadToEndAsync()
+        if ($InputText) { $p.StandardInput.Write($InputText) }
+        $p.StandardInput.Close()
+        if (-not $p.WaitForExit(180000)) { $p.Kill($true); throw "FLE's client ran longer than 3 minutes and was killed." }
+        [pscustomobject]@{ Code = $p.ExitCode; Out = $out.Result; Err = $err.Result }
+    }
+
+    $check = try { Invoke-FleClient @('--check') } catch { [pscustomobject]@{ Code = 127; Out = ''; Err = "FLE client unavailable: $($script:Python) could not be started ($_)" } }
+    $script:clientProblem = if ($check.Code -eq 0) { $null } else {
+        $line = @($check.Err -split "`n" | Where-Object { $_ -like 'FLE client unavailable:*' })[0]
+        if ($line) { $line } else { "FLE's client check failed (exit $($check.Code)): $($check.Err)" }
+    }
+
+    function Skip-WithoutClient {
+        if (-not $script:clientProblem) { return $false }
+        if ($env:CI -eq 'true') { throw "$($script:clientProblem) (CI=true: this test is never skipped)" }
+        Set-ItResult -Skipped -Because $script:clientProblem
+        $true
+    }
+
+    function Write-FlePrograms($Db, [object[]] $Ops) {
+        $r = Invoke-FleClient @() (@{ db = $Db; ops = $Ops } | ConvertTo-Json -Depth 10 -Compress)
+        if ($r.Code -ne 0) { throw "FLE's client failed (exit $($r.Code)): $($r.Err)" }
+        , @($r.Out | ConvertFrom-Json)
+    }
+
+    function New-FleClientDatabase([string] $Name, [string] $Dir) {
+        # FLE's SQLite file, or a fresh PostgreSQL database whose time zone is not UTC (TIMESTAMP created_at values are local times).
+        if ($Name -eq 'Sqlite') {
+            $db = @{ type = 'sqlite'; file = (Join-Path $Dir '.fle/data.db') }
+            return @{ Db = $db; From = @{ Path = $db.file } }
+        }
+        $pg = New-FleTestPostgresDatabase -Prefix 'fle_cli'
+        $env:PGPASSWORD = $pg.Password
+        "ALTER DATABASE $($pg.Database) SET timezone TO 'America/New_York';" | & psql -h $pg.Server -p $pg.Port -U $pg.User -d $pg.Database -v ON_ERROR_STOP=1 -q | Out-Null
+        Remove-Item Env:PGPASSWORD
+        @{ Db = @{ type = 'postgres'; host = $pg.Server; port = $pg.Port; dbname = $pg.Database; user = $pg.User; password = $pg.Password }
+           From = @{ ConnectionString = $pg.ConnectionString } }
+    }
 }
 
 Describe 'Import-FleProgramTable from <Name> (meta <MetaType>)' -ForEach $sources {
@@ -227,41 +277,6 @@ BeforeDiscovery {
 
 Describe 'Import-FleProgramTable on a table written by FLE''s client (<Name>)' -ForEach $clientSources {
     BeforeAll {
-        $script:Script = Join-Path $PSScriptRoot '../FleClient/fle_programs.py'
-        $script:Python = if ($env:FLE_PYTHON) { $env:FLE_PYTHON } else { 'python3' }
-
-        function Invoke-FleClient([string[]] $Arguments, [string] $InputText) {
-            # Bounded: ulimit -f (1 GiB) for everything the writer writes, and a 3-minute timeout.
-            $psi = [Diagnostics.ProcessStartInfo]::new('bash')
-            foreach ($a in @('-c', 'ulimit -f 1048576 && exec "$0" "$@"', $script:Python, $script:Script) + $Arguments) { $psi.ArgumentList.Add($a) }
-            $psi.RedirectStandardInput = $psi.RedirectStandardOutput = $psi.RedirectStandardError = $true
-            $p = [Diagnostics.Process]::Start($psi)
-            $out = $p.StandardOutput.ReadToEndAsync(); $err = $p.StandardError.ReadToEndAsync()
-            if ($InputText) { $p.StandardInput.Write($InputText) }
-            $p.StandardInput.Close()
-            if (-not $p.WaitForExit(180000)) { $p.Kill($true); throw "FLE's client ran longer than 3 minutes and was killed." }
-            [pscustomobject]@{ Code = $p.ExitCode; Out = $out.Result; Err = $err.Result }
-        }
-
-        $check = try { Invoke-FleClient @('--check') } catch { [pscustomobject]@{ Code = 127; Out = ''; Err = "FLE client unavailable: $($script:Python) could not be started ($_)" } }
-        $script:clientProblem = if ($check.Code -eq 0) { $null } else {
-            $line = @($check.Err -split "`n" | Where-Object { $_ -like 'FLE client unavailable:*' })[0]
-            if ($line) { $line } else { "FLE's client check failed (exit $($check.Code)): $($check.Err)" }
-        }
-
-        function Skip-WithoutClient {
-            if (-not $script:clientProblem) { return $false }
-            if ($env:CI -eq 'true') { throw "$($script:clientProblem) (CI=true: this test is never skipped)" }
-            Set-ItResult -Skipped -Because $script:clientProblem
-            $true
-        }
-
-        function Write-FlePrograms($Db, [object[]] $Ops) {
-            $r = Invoke-FleClient @() (@{ db = $Db; ops = $Ops } | ConvertTo-Json -Depth 10 -Compress)
-            if ($r.Code -ne 0) { throw "FLE's client failed (exit $($r.Code)): $($r.Err)" }
-            , @($r.Out | ConvertFrom-Json)
-        }
-
         function New-Program([int] $Version, [int] $Process, [int] $Depth, [string] $Code, $Tick, [hashtable] $Extra = @{}) {
             $p = @{ op = 'program'; version = $Version; process_id = $Process; instance = 0; depth = $Depth; code = $Code
                 state = if ($null -ne $Tick) { @{ tick = $Tick } } else { $null }; version_description = "model:gpt-4o`ntype:iron_plate_throughput`nnum_agents:1"
@@ -271,19 +286,13 @@ Describe 'Import-FleProgramTable on a table written by FLE''s client (<Name>)' -
         }
 
         $dir = New-FleTestDirectory
-        if ($Name -eq 'Sqlite') {
-            $db = @{ type = 'sqlite'; file = (Join-Path $dir '.fle/data.db') }
-            $script:from = @{ Path = $db.file }
-            $refused = New-Program 3 1 3 "print('B2')`0# a NUL" 12   # a NUL in code: Fle refuses it (PostgreSQL could not store it)
+        $src = New-FleClientDatabase $Name $dir
+        $db = $src.Db
+        $script:from = $src.From
+        $refused = if ($Name -eq 'Sqlite') {
+            New-Program 3 1 3 "print('B2')`0# a NUL" 12   # a NUL in code: Fle refuses it (PostgreSQL could not store it)
         } else {
-            $pg = New-FleTestPostgresDatabase -Prefix 'fle_cli'
-            $env:PGPASSWORD = $pg.Password
-            # FLE's server in a non-UTC time zone: its TIMESTAMP created_at values are local times.
-            "ALTER DATABASE $($pg.Database) SET timezone TO 'America/New_York';" | & psql -h $pg.Server -p $pg.Port -U $pg.User -d $pg.Database -v ON_ERROR_STOP=1 -q | Out-Null
-            Remove-Item Env:PGPASSWORD
-            $db = @{ type = 'postgres'; host = $pg.Server; port = $pg.Port; dbname = $pg.Database; user = $pg.User; password = $pg.Password }
-            $script:from = @{ ConnectionString = $pg.ConnectionString }
-            $refused = New-Program 3 1 3 "print('B2')" 12 @{ meta_extra = @{ note = "a`0b" } }   # json.dumps writes \u0000: Fle refuses it
+            New-Program 3 1 3 "print('B2')" 12 @{ meta_extra = @{ note = "a`0b" } }   # json.dumps writes \u0000: Fle refuses it
         }
         $script:rows = $null
         if (-not $script:clientProblem) {
@@ -366,5 +375,106 @@ Describe 'Import-FleProgramTable on a table written by FLE''s client (<Name>)' -
             ($r.Steps + $r.AlreadyImported) | Should -Be 4
             @(Get-FleTrajectory -Connection $other | Where-Object Status -eq 'Running').Count | Should -Be 0
         } finally { $other | Disconnect-FleDatabase }
+    }
+}
+
+Describe 'Import-FleProgramTable on a search tree written by FLE''s client (<Name>)' -ForEach $clientSources {
+    BeforeAll {
+        # A Program as FLE's MCTS writes it (fle/eval/algorithms/mcts/mcts.py): meta without process_id, the sampled
+        # parent's id, depth the conversation's length (3 messages at the start, 2 more a level).
+        function New-SearchProgram([int] $Depth, [string] $Code, [int] $Tick, $Parent = $null, $ParentId = $null) {
+            @{ op = 'program'; version = 8; instance = -1; meta = 'search'; depth = $Depth; code = $Code; state = @{ tick = $Tick }; value = 1.0
+               version_description = "model:gpt-4o`ntype:iron_plate_throughput`nsearch:mcts"; response = "('$Code' ran)"; parent = $Parent; parent_id = $ParentId }
+        }
+        $dir = New-FleTestDirectory
+        $src = New-FleClientDatabase $Name $dir
+        $script:db = $src.Db
+        $script:from = $src.From
+        $script:rows = $null
+        if (-not $script:clientProblem) {
+            # Three samples from the start (r1, r2, r3); three of r2 (r4 continues r2's trajectory, r5 and r6 branch at
+            # r2's step); one of r4 (r7).
+            $script:rows = Write-FlePrograms $db @(
+                @{ op = 'create_table' }
+                New-SearchProgram 3 "print('r1')" 1
+                New-SearchProgram 3 "print('r2')" 2
+                New-SearchProgram 3 "print('r3')" 3
+                New-SearchProgram 5 "print('r4')" 4 1
+                New-SearchProgram 5 "print('r5')" 5 1
+                New-SearchProgram 5 "print('r6')" 6 1
+                New-SearchProgram 7 "print('r7')" 7 3
+            )
+        }
+        $script:conn = Connect-FleDatabase -Path (Join-Path $dir 'fle.db') -PassThru -NoDefault
+        function Get-Owner([long] $ProgramId) {
+            # The trajectory that stores a program's row (not one that reads it through).
+            foreach ($t in Get-FleTrajectory -Connection $conn) {
+                if (Get-FleStep -TrajectoryId $t.Id -Connection $conn | Where-Object { $_.StoredIn -eq $t.Id -and $_.Metadata.program_id -eq $ProgramId }) { return $t }
+            }
+        }
+    }
+    AfterAll { $conn | Disconnect-FleDatabase }
+
+    It '-WhatIf counts the trajectories and forks, and writes nothing' {
+        if (Skip-WithoutClient) { return }
+        $w = Import-FleProgramTable @from -Connection $conn -WhatIf
+        $w.WhatIf | Should -BeTrue
+        $w.Trajectories | Should -Be 5
+        $w.Forks | Should -Be 2
+        $w.Steps | Should -Be 7
+        @(Get-FleTrajectory -Connection $conn).Count | Should -Be 0
+    }
+
+    It 'imports the tree: a trajectory per branch, each later child a fork at its parent''s step, read through it' {
+        if (Skip-WithoutClient) { return }
+        $r = Import-FleProgramTable @from -Connection $conn
+        $r.Trajectories | Should -Be 5
+        $r.Forks | Should -Be 2
+        $r.Steps | Should -Be 7
+        $r.SkippedCount | Should -Be 0
+
+        $t2 = Get-Owner $rows[1].id
+        $s2 = Get-FleStep -TrajectoryId $t2.Id -Connection $conn
+        $s2.StepNumber | Should -Be @(2, 3, 4)   # FLE's halved depths 1.5, 2.5, 3.5
+        $s2.Metadata.program_id | Should -Be @($rows[1].id, $rows[3].id, $rows[6].id)
+        $forks = @(Get-FleTrajectory -ParentId $t2.Id -Connection $conn)
+        $forks.Count | Should -Be 2
+        $forks.ForkStepNumber | Should -Be @(2, 2)
+        $f5 = Get-Owner $rows[4].id
+        $f5.ParentId | Should -Be $t2.Id
+        $steps = Get-FleStep -TrajectoryId $f5.Id -IncludeGameState -Connection $conn
+        $steps.StepNumber | Should -Be @(2, 3)
+        $steps.AgentCode | Should -Be @("print('r2')", "print('r5')")
+        $steps.StoredIn | Should -Be @($t2.Id, $f5.Id)   # r2 is stored once, in r2's trajectory
+        $steps.TrajectoryId | Select-Object -Unique | Should -Be $f5.Id
+        $steps[0].GameStateText | Should -BeExactly $rows[1].state_json
+        $steps[1].Metadata.parent_id | Should -Be $rows[1].id
+        (Get-FleCheckpoint -TrajectoryId $f5.Id -StepNumber 2 -Connection $conn).GameStateText | Should -BeExactly $rows[1].state_json
+        @(Get-FleTrajectory -Connection $conn | Where-Object { $null -eq $_.ParentId }).Count | Should -Be 3   # r1, r2, r3
+    }
+
+    It 'imports nothing twice, and adds what FLE writes next where it belongs' {
+        if (Skip-WithoutClient) { return }
+        $again = Import-FleProgramTable @from -Connection $conn
+        $again.Trajectories | Should -Be 0
+        $again.TrajectoriesUpdated | Should -Be 0
+        $again.AlreadyImported | Should -Be 7
+
+        $more = Write-FlePrograms $db @(
+            New-SearchProgram 9 "print('r8')" 8 -ParentId $rows[6].id   # r7's first child: continues r2's trajectory
+            New-SearchProgram 5 "print('r9')" 9 -ParentId $rows[1].id   # r2's fourth: a new fork at r2's step
+            New-SearchProgram 5 "print('r10')" 10 -ParentId $rows[2].id # r3's first: continues r3's trajectory
+        )
+        $r = Import-FleProgramTable @from -Connection $conn
+        $r.Trajectories | Should -Be 1
+        $r.Forks | Should -Be 1
+        $r.TrajectoriesUpdated | Should -Be 2
+        $r.Steps | Should -Be 3
+        $r.AlreadyImported | Should -Be 7
+        $t2 = Get-Owner $rows[1].id
+        (Get-FleStep -TrajectoryId $t2.Id -Connection $conn).Metadata.program_id | Should -Be @($rows[1].id, $rows[3].id, $rows[6].id, $more[0].id)
+        @(Get-FleTrajectory -ParentId $t2.Id -Connection $conn).Count | Should -Be 3
+        (Get-Owner $more[1].id).ForkStepNumber | Should -Be 2
+        (Get-Owner $more[2].id).Id | Should -Be (Get-Owner $rows[2].id).Id
     }
 }

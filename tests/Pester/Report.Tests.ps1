@@ -132,6 +132,65 @@ Describe 'Export-FleReport on <Name>' -ForEach $backends {
     }
 }
 
+Describe 'A tree of forks in the report on <Name>' -ForEach $backends {
+    BeforeAll {
+        if ($Name -eq 'Sqlite') {
+            $conn = Connect-FleDatabase -Path (Join-Path $root "tree-$Name.db") -PassThru -NoDefault
+        } else {
+            $db = New-FleTestPostgresDatabase
+            $conn = Connect-FleDatabase -Type Postgres -Server $db.Server -Port $db.Port -Database $db.Database -Credential (New-FleTestCredential) -PassThru -NoDefault
+        }
+        $c = @{ Connection = $conn }
+        $rootRun = New-FleTrajectory -TaskId 'tree' -Metadata @{ model = 'gpt-4o' } @c
+        foreach ($i in 0..9) { Save-FleStep -TrajectoryId $rootRun.Id -StepNumber $i -AgentCode "r$i" -EnvironmentFeedback 'ok' -Metadata @{ reward = $i } @c }
+        $a = New-FleTrajectory -ParentId $rootRun.Id -ForkStepNumber 4 -Metadata @{ model = 'claude' } @c
+        foreach ($i in 5..8) { Save-FleStep -TrajectoryId $a.Id -StepNumber $i -AgentCode "a$i" -EnvironmentFeedback 'ok' -Metadata @{ reward = 10 * $i } @c }
+        $aa = New-FleTrajectory -ParentId $a.Id -ForkStepNumber 6 @c
+        foreach ($i in 7..9) { Save-FleStep -TrajectoryId $aa.Id -StepNumber $i -AgentCode "aa$i" -EnvironmentFeedback 'ok' -Metadata @{ reward = 100 * $i } @c }
+        $b = New-FleTrajectory -ParentId $rootRun.Id -ForkStepNumber 7 @c
+        $html = Join-Path $root "tree-$Name.html"
+        Export-FleReport -TrajectoryId $a.Id, $aa.Id -Path $html @c | Out-Null
+        $raw = Get-Content -Raw -LiteralPath $html
+        function Get-Branch([string] $Text, [string] $Id) {
+            $m = [regex]::Match($Text, "<g class=""branch [^""]*"" data-trajectory=""$([regex]::Escape($Id))""[^>]*>")
+            if (-not $m.Success) { throw "The tree has no row for $Id." }
+            $m.Value
+        }
+    }
+    AfterAll { $conn | Disconnect-FleDatabase }
+
+    It 'draws the reported forks with the ancestors that join them, each joined to its parent at the fork step' {
+        $raw | Should -Match '<section id="tree"><h2>Tree of forks</h2>'
+        [regex]::Matches($raw, '<g class="branch ').Count | Should -Be 3        # root (not reported, grey), a, aa; not b
+        Get-Branch $raw $rootRun.Id | Should -Match 'class="branch other [a-z]+" .*data-parent="" data-fork-step="" data-depth="0"'
+        Get-Branch $raw $a.Id | Should -Match "class=""branch c0 running"" .*data-parent=""$($rootRun.Id)"" data-fork-step=""4"" data-depth=""1"""
+        Get-Branch $raw $aa.Id | Should -Match "class=""branch c1 running"" .*data-parent=""$($a.Id)"" data-fork-step=""6"" data-depth=""2"""
+        $raw | Should -Not -Match ([regex]::Escape($b.Id))
+        $raw | Should -Match "<dt>Forked from</dt><dd>$($rootRun.Id) at step 4</dd>"
+    }
+
+    It 'renders the tree in Chromium, rows in tree order; the fork''s curve carries the steps it inherits' -Skip:$noChromium {
+        Assert-Chromium
+        $dom = Invoke-FleChromium -HtmlPath $html
+        $order = [regex]::Matches($dom, '<g class="branch [^"]*" data-trajectory="([^"]*)"') | ForEach-Object { $_.Groups[1].Value }
+        $order | Should -Be @($rootRun.Id, $a.Id, $aa.Id)
+        $tree = [regex]::Match($dom, '<section id="tree">.*?</section>', 'Singleline').Value
+        [regex]::Matches($tree, '<path class="join"').Count | Should -Be 2
+        [regex]::Matches($tree, '<circle class="fork"').Count | Should -Be 2
+        # aa's reward curve: steps 0-4 from the root, 5-6 from a, 7-9 its own
+        $reward = Get-Figure $dom 'reward'
+        $reward | Should -Match 'class="pt"[^>]*data-step="3" data-value="3"'
+        $reward | Should -Match 'class="pt"[^>]*data-step="6" data-value="60"'
+        $reward | Should -Match 'class="pt"[^>]*data-step="9" data-value="900"'
+    }
+
+    It 'has no tree when no reported trajectory is a fork' {
+        $plain = Join-Path $root "no-tree-$Name.html"
+        Export-FleReport -TrajectoryId $rootRun.Id -Path $plain @c | Out-Null
+        Get-Content -Raw -LiteralPath $plain | Should -Not -Match 'id="tree"'
+    }
+}
+
 Describe 'The injection check itself' -Skip:$noChromium {
     It 'sees a payload that runs: the same text put into a page unescaped changes the title and adds the element' {
         Assert-Chromium

@@ -81,7 +81,7 @@ function Write-ParameterElement {
     $W.WriteAttributeString('position', $position)
     $W.WriteAttributeString('aliases', $(if ($Meta.Aliases.Count) { $Meta.Aliases -join ', ' } else { 'none' }))
     Write-El $W maml name $Meta.Name
-    $desc = if ($Doc) { @($Doc.Description) } else { @() }
+    $desc = @(if ($Doc) { $Doc.Description })   # @() around the if: one paragraph would otherwise be a string, and += would glue the note to it
     if (-not $InSyntax -and -not $SetName) {
         # Say where the parameter-set specific facts differ, since one entry cannot show them.
         $mandatoryIn = @($Meta.Sets.GetEnumerator() | Where-Object { $_.Key -ne '__AllParameterSets' -and $_.Value.IsMandatory } | ForEach-Object Key)

@@ -6,9 +6,11 @@ using Fle.Core.Storage;
 namespace Fle.Core.Import;
 
 /// <summary>
-/// One Import-FleProgramTable: the first pass over the source (<see cref="ScanAsync"/>: runs, identity, step numbers),
-/// then each run in turn (<see cref="ProgramRunImport"/>), and the counts of the summary. -WhatIf runs all of it but
-/// the writes: the same reading, mapping and checks, so its counts are the real import's.
+/// One Import-FleProgramTable: the first pass over the source (<see cref="ScanAsync"/>: the runs and the small columns of
+/// their rows), the trees planned from them (<see cref="ProgramTree"/>: which trajectory, root or fork, each row goes to,
+/// and its step number), placed against what earlier imports wrote (<see cref="ProgramPlacement"/>), then each trajectory
+/// in turn, a fork after its parent (<see cref="ProgramTrajectoryImport"/>), and the counts of the summary. -WhatIf runs
+/// all of it but the writes: the same reading, mapping and checks, so its counts are the real import's.
 /// </summary>
 internal sealed class ProgramImport(FleStore target, ProgramTableSource source, FleProgramImportOptions options, CancellationToken ct)
 {
@@ -16,7 +18,7 @@ internal sealed class ProgramImport(FleStore target, ProgramTableSource source, 
 
     private readonly List<FleSkippedProgramRow> _skipped = [];
     private readonly List<string> _trajectoryIds = [];
-    private int _runs, _created, _updated;
+    private int _runs, _created, _updated, _forks;
     private long _rows, _total, _processed, _steps, _checkpoints, _bytes, _already, _declined, _skippedCount;
     private bool _dry;
 
@@ -32,15 +34,42 @@ internal sealed class ProgramImport(FleStore target, ProgramTableSource source, 
         if (count == 0) return;
         var plans = await ScanAsync(maxId).ConfigureAwait(false);
         _runs = plans.Count;
-        var earlier = (await target.ListProgramImportsAsync(ct).ConfigureAwait(false)).ToLookup(KeyOf, StringComparer.Ordinal);
-        foreach (var plan in plans)
-            await new ProgramRunImport(this, plan, earlier[plan.Key].ToList()).RunAsync().ConfigureAwait(false);
+        var (chains, _) = ProgramTree.Plan(plans);
+        var (works, placed, held) = ProgramPlacement.Place(chains, await EarlierAsync(plans).ConfigureAwait(false));
+        AlreadyImported(held);
+        foreach (var plan in plans.Where(p => p.Undated.Count > 0))
+        {
+            // Rows without created_at take no step (nor a place in a tree): reported with the run's first trajectory.
+            var id = plan.Dated.Count > 0 ? placed[plan.FirstRowId].Work.Id : null;
+            foreach (var u in plan.Undated)
+            {
+                Skip(u, FleProgramSkipReason.InvalidTimestamp, "created_at is null or not a date and time", id);
+                RowsDone(1);
+            }
+        }
+        foreach (var work in works)
+            await new ProgramTrajectoryImport(this, work).RunAsync().ConfigureAwait(false);
         _processed = _rows;
         Report(null, null);
     }
 
+    /// <summary>The trajectories earlier imports made of the source's runs, with what they hold.</summary>
+    private async Task<List<ExistingTrajectory>> EarlierAsync(List<ProgramRunPlan> plans)
+    {
+        var keys = plans.Where(p => p.Dated.Count > 0).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
+        var list = new List<ExistingTrajectory>();
+        if (keys.Count == 0) return list;
+        foreach (var t in await target.ListProgramImportsAsync(ct).ConfigureAwait(false))
+        {
+            var key = KeyOf(t);
+            if (!keys.Contains(key)) continue;
+            list.Add(new ExistingTrajectory(t, key, new ExistingSteps(await target.ReadImportedStepsAsync(t.Id, ct).ConfigureAwait(false))));
+        }
+        return list;
+    }
+
     // First pass: the small columns of every row, in version, instance, created_at, id order. A row whose meta is not a
-    // JSON object has no run (its process_id is unknown): it is reported here.
+    // JSON object has no run (its process_id is unknown): it is reported here, and it is no one's parent.
     private async Task<List<ProgramRunPlan>> ScanAsync(long maxId)
     {
         var plans = new Dictionary<string, ProgramRunPlan>(StringComparer.Ordinal);
@@ -57,6 +86,7 @@ internal sealed class ProgramImport(FleStore target, ProgramTableSource source, 
             var created = source.ReadTime(r, ProgramTableSource.ScanCreatedAt);
             var description = NullableString(r, ProgramTableSource.ScanDescription);
             var model = NullableString(r, ProgramTableSource.ScanModel);
+            var parentId = ProgramValues.AsWhole(Plain(r.GetValue(ProgramTableSource.ScanParentId)));
             _rows++;
             if (!ProgramValues.TryParseMeta(metaText, out var meta, out var metaJson, out var error))
             {
@@ -74,7 +104,7 @@ internal sealed class ProgramImport(FleStore target, ProgramTableSource source, 
                         plans[key] = plan = new ProgramRunPlan(key, version, processId, instance);
                         order.Add(plan);
                     }
-                    if (created is { } at) plan.AddDated(id, at, depth, description, model, metaJson);
+                    if (created is { } at) plan.AddDated(id, at, depth, parentId, description, model, metaJson);
                     else plan.AddUndated(id);
                 }
             }
@@ -136,10 +166,11 @@ internal sealed class ProgramImport(FleStore target, ProgramTableSource source, 
     public void RowsDone(long rows) => _processed += rows;
 
     /// <summary>A run's trajectory was written (or, with -WhatIf, would be): counted in the summary.</summary>
-    public void Written(string trajectoryId, bool existed, long steps, long checkpoints, long bytes)
+    public void Written(string trajectoryId, bool existed, bool fork, long steps, long checkpoints, long bytes)
     {
         if (existed) _updated++;
         else _created++;
+        if (!existed && fork) _forks++;
         _trajectoryIds.Add(trajectoryId);
         _steps += steps;
         _checkpoints += checkpoints;
@@ -164,7 +195,7 @@ internal sealed class ProgramImport(FleStore target, ProgramTableSource source, 
     public FleProgramImportResult Result(TimeSpan elapsed) => new()
     {
         Source = source.Description, Target = target.Location, WhatIf = _dry, Rows = _rows, Runs = _runs,
-        Trajectories = _created, TrajectoriesUpdated = _updated, Steps = _steps, Checkpoints = _checkpoints, Bytes = _bytes,
+        Trajectories = _created, Forks = _forks, TrajectoriesUpdated = _updated, Steps = _steps, Checkpoints = _checkpoints, Bytes = _bytes,
         AlreadyImported = _already, DeclinedRows = _declined, SkippedRows = _skipped.ToArray(), SkippedCount = _skippedCount,
         TrajectoryIds = _trajectoryIds.ToArray(), Duration = elapsed,
     };

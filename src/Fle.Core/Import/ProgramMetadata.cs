@@ -15,14 +15,16 @@ internal static class ProgramMetadata
     private static readonly string[] Reserved = ["model", "version", "version_description", "process_id", "instance", "sweep_id", "imported_from"];
 
     /// <summary>
-    /// A run's trajectory metadata: model (version_description's model: line, else meta.model, else the model column),
-    /// version, version_description, process_id, instance, meta.sweep_id, the other key:value lines of version_description,
-    /// and imported_from {format, source, step_numbering, position_from_step (when the depth scheme stopped),
-    /// first_program_id, rows}. Everything but <c>source</c> follows from the run's rows, so an incremental import and a
-    /// fresh one write the same.
+    /// A trajectory's metadata: from its run's first row, model (version_description's model: line, else meta.model, else
+    /// the model column), version, version_description, process_id, instance, meta.sweep_id, the other key:value lines of
+    /// version_description; and imported_from {format, source, step_numbering and position_from_step (when the depth
+    /// scheme stopped) of its chain, first_program_id and rows of the table's rows in it}. Everything but <c>source</c>
+    /// follows from the table's rows, so an incremental import and a fresh one write the same.
     /// </summary>
-    public static string Trajectory(ProgramRunPlan plan, string source)
+    public static string Trajectory(ProgramTrajectoryWork work, string source)
     {
+        var chain = work.Owner;
+        var plan = chain.Run;
         using var meta = plan.FirstMetaJson is null ? null : JsonDocument.Parse(plan.FirstMetaJson);
         var lines = ProgramValues.DescriptionLines(plan.VersionDescription);
         return Write(w =>
@@ -51,10 +53,10 @@ internal static class ProgramMetadata
             w.WriteStartObject("imported_from");
             w.WriteString("format", Storage.FleStore.ProgramImportFormat);
             w.WriteString(SourceKey, source);
-            w.WriteString("step_numbering", plan.Numbering.ToString());
-            if (plan.PositionFromStep is { } p) w.WriteNumber("position_from_step", p);
-            w.WriteNumber("first_program_id", plan.FirstRowId);
-            w.WriteNumber("rows", plan.Rows);
+            w.WriteString("step_numbering", chain.Numbering.ToString());
+            if (chain.PositionFromStep is { } p) w.WriteNumber("position_from_step", p);
+            w.WriteNumber("first_program_id", work.FirstRowId);
+            w.WriteNumber("rows", work.Rows);
             w.WriteEndObject();
         });
     }

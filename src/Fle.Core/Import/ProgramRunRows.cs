@@ -41,14 +41,14 @@ internal sealed class ExistingSteps
 }
 
 /// <summary>
-/// The rows of one run that are to be imported, read from the source in the run's order (a query per 128 ids, one row in
+/// The rows of one trajectory that are to be imported, read from the source in created_at, id order (a query per 128 ids, one row in
 /// memory at a time), each mapped to a step and checked exactly as the write path checks it
-/// (<see cref="TrajectoryImport.CheckStep"/>); a row that fails is skipped and reported, never the run. The same
+/// (<see cref="TrajectoryImport.CheckStep"/>); a row that fails is skipped and reported, never the trajectory. The same
 /// enumeration feeds the bulk import (on its reading thread) and -WhatIf (which only counts), so both count alike.
 /// Enumerating again (the bulk import retries after a transient failure) starts the counts over and does not report
 /// skipped rows twice.
 /// </summary>
-internal sealed class ProgramRunRows(ProgramImport import, ProgramRunPlan plan, IReadOnlyList<PlannedRow> rows, ExistingSteps existing, string trajectoryId)
+internal sealed class ProgramRunRows(ProgramImport import, string taskId, IReadOnlyList<PlannedRow> rows, IReadOnlyDictionary<long, string> conflicts, string trajectoryId)
 {
     private const int Chunk = 128;
 
@@ -122,7 +122,7 @@ internal sealed class ProgramRunRows(ProgramImport import, ProgramRunPlan plan, 
                 if (first)
                 {
                     import.RowsDone(1);
-                    import.Report(trajectoryId, plan.TaskId, Steps);
+                    import.Report(trajectoryId, taskId, Steps);
                 }
                 if (step is not null) yield return step;
             }
@@ -167,9 +167,7 @@ internal sealed class ProgramRunRows(ProgramImport import, ProgramRunPlan plan, 
         {
             if (code is null) return Skip(FleProgramSkipReason.NullCode, "code is null");
             if (createdAt is not { } at) return Skip(FleProgramSkipReason.InvalidTimestamp, "created_at is null or not a date and time");
-            if (existing.Taken.TryGetValue(number, out var holder))
-                return Skip(FleProgramSkipReason.StepConflict,
-                    $"step {number} of trajectory '{trajectoryId}' already holds {(holder is { } h ? $"program {h}" : "a step that was not imported")}");
+            if (conflicts.TryGetValue(id, out var conflict)) return Skip(FleProgramSkipReason.StepConflict, conflict);
             var metadata = ProgramMetadata.Step(id, parentId, value, rawReward, holdout, advantage, visits, ticks, completionTokens, promptTokens,
                 totalTokens, model, depth, metaJson, achievements, timing, conversation, report ? import.Warn : null);
             var hasState = state is { Length: > 0 };

@@ -31,10 +31,13 @@ public sealed class FleProgramImportOptions
 /// <summary>
 /// Imports FLE's <c>programs</c> table (one row per agent step) into a Fle database. See the README section
 /// "Importing FLE's programs table" for the mapping. Two forward-only passes over the source: the first reads the small
-/// columns of every row (version, instance, created_at, id order) and finds each run, its identity and its step numbers
-/// (<see cref="ProgramRunPlan"/>); the second reads, run by run, the rows not imported yet, a query per 128 ids, one row
-/// at a time, and writes each run through the bulk import path of Import-FleData (<see cref="ProgramRunImport"/>).
-/// Memory does not grow with the size of the rows: a row at a time, plus two numbers per row id.
+/// columns of every row (version, instance, created_at, id order) and finds each run (<see cref="ProgramRunPlan"/>),
+/// the trees FLE's search algorithms recorded in parent_id, as trajectories and forks with their ids and step numbers
+/// (<see cref="ProgramTree"/>), and where earlier imports put their rows (<see cref="ProgramPlacement"/>); the second
+/// reads, trajectory by trajectory, the rows not imported yet, a query per 128 ids, one row at a time, and writes each
+/// trajectory through the bulk import path of Import-FleData (<see cref="ProgramTrajectoryImport"/>), a fork after the
+/// trajectory it reads through. Memory does not grow with the size of the rows: a row at a time, plus a few numbers per
+/// row id.
 /// </summary>
 public static class FleProgramTableImporter
 {
@@ -66,9 +69,10 @@ public static class FleProgramTableImporter
     }
 
     /// <summary>
-    /// The id of the trajectory of a run: a UUIDv5 of "fle-programs/2|&lt;run key&gt;|&lt;id&gt;@&lt;created_at&gt;" of the
-    /// run's first dated row, the run key being its version, process_id and instance (canonical text). It depends on the
-    /// run's own rows only: the same in a copy or a moved file, and after other rows are deleted.
+    /// The id of a trajectory: a UUIDv5 of "fle-programs/2|&lt;run key&gt;|&lt;id&gt;@&lt;created_at&gt;" of its first row (for
+    /// a run of FLE's trajectory runner, the run's first dated row; for a branch of a search tree, its first program), the
+    /// run key being its version, process_id and instance (canonical text). It depends on its own rows only: the same in
+    /// a copy or a moved file, and after other rows are deleted.
     /// </summary>
     public static string TrajectoryId(string runKey, long firstRowId, DateTime firstCreatedAt)
         => NameUuid(TrajectoryNamespace, $"fle-programs/2|{runKey}|{firstRowId.ToString(CultureInfo.InvariantCulture)}@{FleClock.Truncate(firstCreatedAt).ToString("O", CultureInfo.InvariantCulture)}");
@@ -76,7 +80,7 @@ public static class FleProgramTableImporter
     /// <summary>
     /// The id that earlier releases (up to 0.1.0) gave a run's trajectory: a UUIDv5 of "fle-programs/1|&lt;fingerprint&gt;|&lt;run key&gt;",
     /// the fingerprint being the table's first row ("&lt;id&gt;@&lt;created_at&gt;"). Trajectories with such ids are still found
-    /// by their rows (see <see cref="ProgramRunImport"/>); new ones get <see cref="TrajectoryId"/>.
+    /// by their rows (see <see cref="ProgramPlacement"/>); new ones get <see cref="TrajectoryId"/>.
     /// </summary>
     public static string LegacyTrajectoryId(string tableFingerprint, string runKey)
         => NameUuid(TrajectoryNamespace, $"fle-programs/1|{tableFingerprint}|{runKey}");

@@ -17,6 +17,9 @@ public enum FleProgramSkipReason
 
     /// <summary>The target database refuses the step (for example a NUL character in the code or a \u0000 escape in meta, or a state over FLE_MAX_STATE_BYTES): found by the write path's own checks, with and without -WhatIf.</summary>
     Rejected,
+
+    /// <summary>The row's trajectory is a fork of a trajectory this import could not create (none of its rows could be imported), so it cannot be created either.</summary>
+    ParentNotImported,
 }
 
 /// <summary>How the step numbers of one imported run were derived (the scheme its first row chooses).</summary>
@@ -54,7 +57,10 @@ public sealed record FleSkippedProgramRow(long RowId, FleProgramSkipReason Reaso
     public override string ToString() => $"row {RowId}: {Reason}: {Message}";
 }
 
-/// <summary>One FLE run (a version, process_id, instance group of <c>programs</c> rows) about to be written.</summary>
+/// <summary>
+/// One trajectory about to be written: an FLE run (a version, process_id, instance group of <c>programs</c> rows), or a
+/// branch of an FLE search tree in it (a root, or a fork of another trajectory).
+/// </summary>
 public sealed class FleProgramRun
 {
     public required string TrajectoryId { get; init; }
@@ -63,13 +69,13 @@ public sealed class FleProgramRun
     public object? ProcessId { get; init; }
     public object? Instance { get; init; }
 
-    /// <summary>Rows of the run in the source (including rows that are skipped).</summary>
+    /// <summary>Rows of the trajectory in the source (including rows that are skipped; imported_from.rows).</summary>
     public long Rows { get; init; }
 
-    /// <summary>Rows of the run that the trajectory does not hold yet (0: only its status, end time or metadata change).</summary>
+    /// <summary>Rows that the trajectory does not hold yet (0: only its status, end time or metadata change).</summary>
     public long NewRows { get; init; }
 
-    /// <summary>The scheme of the run's first step numbers (see <see cref="PositionFromStep"/>).</summary>
+    /// <summary>The scheme of the trajectory's step numbers (see <see cref="PositionFromStep"/>).</summary>
     public FleStepNumbering StepNumbering { get; init; }
 
     /// <summary>The first step numbered by position after the depth scheme stopped giving numbers (a trimmed conversation), or null.</summary>
@@ -78,8 +84,15 @@ public sealed class FleProgramRun
     /// <summary>True when an earlier import created the trajectory (this run only adds the rows it lacks and updates its record).</summary>
     public bool Exists { get; init; }
 
+    /// <summary>For a new fork (a branch of FLE's search tree): the trajectory whose steps 0..<see cref="ForkStepNumber"/> it reads through.</summary>
+    public string? ParentTrajectoryId { get; init; }
+
+    /// <summary>For a new fork: the step of its parent it branches after (the step of its first row's parent program).</summary>
+    public long? ForkStepNumber { get; init; }
+
     public override string ToString() =>
-        $"trajectory '{TrajectoryId}' (task {TaskId}, version {Version ?? "null"}, process {ProcessId ?? "null"}, instance {Instance ?? "null"}, {Rows} rows, {NewRows} new)";
+        $"trajectory '{TrajectoryId}' (task {TaskId}, version {Version ?? "null"}, process {ProcessId ?? "null"}, instance {Instance ?? "null"}, {Rows} rows, {NewRows} new" +
+        (ParentTrajectoryId is null ? ")" : $", a fork of '{ParentTrajectoryId}' at step {ForkStepNumber})");
 }
 
 /// <summary>Progress of an import, reported per row.</summary>
@@ -119,6 +132,9 @@ public sealed class FleProgramImportResult
 
     /// <summary>Trajectories created.</summary>
     public int Trajectories { get; init; }
+
+    /// <summary>Of the trajectories created, those that are forks (branches of FLE's search trees: a program whose parent is a step of another trajectory).</summary>
+    public int Forks { get; init; }
 
     /// <summary>Trajectories that existed (an earlier import) and received new steps, or whose status, end time or metadata were brought up to date.</summary>
     public int TrajectoriesUpdated { get; init; }

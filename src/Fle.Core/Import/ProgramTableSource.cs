@@ -112,13 +112,14 @@ internal abstract class ProgramTableSource : IAsyncDisposable
     }
 
     // Ordinals in the scan (ScanAsync).
-    internal const int ScanId = 0, ScanVersion = 1, ScanInstance = 2, ScanMeta = 3, ScanDepth = 4, ScanCreatedAt = 5, ScanDescription = 6, ScanModel = 7;
+    internal const int ScanId = 0, ScanVersion = 1, ScanInstance = 2, ScanMeta = 3, ScanDepth = 4, ScanCreatedAt = 5, ScanDescription = 6, ScanModel = 7,
+        ScanParentId = 8;
 
-    /// <summary>First pass: the small columns that decide runs, their identity and their step numbers, in run then step order.</summary>
+    /// <summary>First pass: the small columns that decide runs, their trees, identity and step numbers, in run then step order.</summary>
     public async Task<DbDataReader> ScanAsync(long maxId, CancellationToken ct)
     {
         _scan ??= Command($"SELECT id, {Col("version")}, {Col("instance")}, {Col("meta")}, {Col("depth")}, {Col("created_at")}, " +
-                          $"{Col("version_description")}, {Col("model")} " +
+                          $"{Col("version_description")}, {Col("model")}, {Col("parent_id")} " +
                           $"FROM programs WHERE id <= {maxId.ToString(CultureInfo.InvariantCulture)} ORDER BY {OrderBy}");
         return await _scan.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
     }

@@ -25,11 +25,20 @@ public sealed class FleTrajectory
     /// <summary>The metadata exactly as a JSON document.</summary>
     public string MetadataJson { get; init; } = "{}";
 
-    /// <summary>Number of steps saved.</summary>
+    /// <summary>Number of steps saved (a fork's count includes the steps it inherits).</summary>
     public long StepCount { get; init; }
+
+    /// <summary>The steps the trajectory stores itself (for a root, <see cref="StepCount"/>).</summary>
+    internal long OwnStepCount { get; init; }
 
     /// <summary>Highest step number saved, or null when there is none.</summary>
     public long? LastStepNumber { get; init; }
+
+    /// <summary>The trajectory this one was forked from, or null for a root.</summary>
+    public string? ParentId { get; init; }
+
+    /// <summary>A fork's last inherited step: its steps 0..ForkStepNumber are its parent's; null for a root.</summary>
+    public long? ForkStepNumber { get; init; }
 
     /// <summary>Time from start to end (or to now while running).</summary>
     public TimeSpan Duration => (EndTime ?? DateTime.UtcNow) - StartTime;
@@ -37,14 +46,28 @@ public sealed class FleTrajectory
     /// <summary>The backend location this object was read from (no password).</summary>
     public string? Source { get; init; }
 
+    /// <summary>The same trajectory with other step figures (a fork's, counting what it inherits).</summary>
+    internal FleTrajectory WithSteps(long count, long? last) => new()
+    {
+        Id = Id, TaskId = TaskId, Status = Status, StartTime = StartTime, EndTime = EndTime, Metadata = Metadata, MetadataJson = MetadataJson,
+        StepCount = count, OwnStepCount = OwnStepCount, LastStepNumber = last, ParentId = ParentId, ForkStepNumber = ForkStepNumber, Source = Source,
+    };
+
     public override string ToString() => Id;
 }
 
 /// <summary>One agent step: the program the agent wrote and what the environment answered.</summary>
 public class FleStep
 {
+    private readonly string? _storedIn;
+
     public long Id { get; init; }
+
+    /// <summary>The trajectory read: for a fork, also the steps it inherits from its ancestors.</summary>
     public required string TrajectoryId { get; init; }
+
+    /// <summary>The trajectory that stored the step: an ancestor for a step a fork inherits, else <see cref="TrajectoryId"/>.</summary>
+    public string StoredIn { get => _storedIn ?? TrajectoryId; init => _storedIn = value; }
     public long StepNumber { get; init; }
     public string AgentCode { get; init; } = "";
     public string EnvironmentFeedback { get; init; } = "";
@@ -129,12 +152,22 @@ public sealed class FleTrajectoryQuery
     /// <summary>Only ids beginning with this text (tab completion).</summary>
     public string? IdPrefix { get; init; }
 
+    /// <summary>Only the forks of this trajectory (with <see cref="Recursive"/>: its whole subtree).</summary>
+    public string? ParentId { get; init; }
+
+    /// <summary>With <see cref="ParentId"/>: the forks of the forks too, to any depth.</summary>
+    public bool Recursive { get; init; }
+
     /// <summary>This query, in parts of at most <paramref name="size"/> ids each (statements have a parameter limit); itself when it has fewer.</summary>
     public IEnumerable<FleTrajectoryQuery> Chunks(int size = 500)
     {
         if (Ids is not { } ids || ids.Count <= size) { yield return this; yield break; }
         foreach (var c in ids.Distinct(StringComparer.Ordinal).Chunk(size))
-            yield return new FleTrajectoryQuery { Ids = c, TaskId = TaskId, Status = Status, After = After, Before = Before, EndedBefore = EndedBefore, IdPrefix = IdPrefix, First = First };
+            yield return new FleTrajectoryQuery
+            {
+                Ids = c, TaskId = TaskId, Status = Status, After = After, Before = Before, EndedBefore = EndedBefore, IdPrefix = IdPrefix, First = First,
+                ParentId = ParentId, Recursive = Recursive,
+            };
     }
 }
 

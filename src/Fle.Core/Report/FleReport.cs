@@ -62,12 +62,35 @@ public static class FleReport
         }
         progress?.Report(new FleProgress("Report", $"Writing {full}", 99));
         var plan = ReportPlan.For(reports, options);
-        var bytes = await WriteAsync(full, new ReportPage(options, reports, plan), cancellationToken).ConfigureAwait(false);
+        var tree = await TreeAsync(store, reports, cancellationToken).ConfigureAwait(false);
+        var bytes = await WriteAsync(full, new ReportPage(options, reports, plan, tree), cancellationToken).ConfigureAwait(false);
         return new FleReportResult
         {
             Path = full, Bytes = bytes, Trajectories = reports.Count, Steps = reports.Sum(r => r.Steps), FailedSteps = reports.Sum(r => r.FailedCount),
             Metrics = plan.Metrics, MissingMetrics = plan.MissingMetrics, Duration = sw.Elapsed,
         };
+    }
+
+    /// <summary>
+    /// The tree of forks the reported trajectories belong to, with the ancestors that join them (drawn in grey), or null
+    /// when every reported trajectory is a root without a reported fork.
+    /// </summary>
+    private static async Task<List<TreeNode>?> TreeAsync(FleStore store, List<TrajectoryReport> reports, CancellationToken ct)
+    {
+        var reported = reports.Select(r => r.Trajectory.Id).ToHashSet(StringComparer.Ordinal);
+        if (reports.All(r => r.Trajectory.ParentId is null)) return null;
+        var nodes = reports.Select(r => Node(r.Trajectory, r.Index, r.Model)).ToDictionary(n => n.Id, StringComparer.Ordinal);
+        foreach (var r in reports.Where(r => r.Trajectory.ParentId is not null))
+            foreach (var a in await store.GetAncestryAsync(r.Trajectory.Id, ct).ConfigureAwait(false))
+                if (!nodes.ContainsKey(a.Id)) nodes[a.Id] = Node(a, null, a.Metadata.TryGetValue("model", out var m) ? m as string : null);
+        return [.. nodes.Values];
+    }
+
+    private static TreeNode Node(FleTrajectory t, int? color, string? model)
+    {
+        var id = t.Id.Length > 13 ? "…" + t.Id[^12..] : t.Id;
+        var label = model is null ? id : $"{id} {model}";
+        return new TreeNode(t.Id, t.ParentId, t.ForkStepNumber, t.LastStepNumber, color, label.Length > 34 ? label[..33] + "…" : label, t.Status.ToString().ToLowerInvariant());
     }
 
     private static async Task<long> WriteAsync(string full, ReportPage page, CancellationToken ct)

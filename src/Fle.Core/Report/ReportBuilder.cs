@@ -16,7 +16,11 @@ internal sealed class ReportBuilder(FleReportOptions options)
 
     public async Task<TrajectoryReport> ReadAsync(FleStore store, FleTrajectory t, int index, Action<long>? stepRead, CancellationToken ct)
     {
-        var r = new TrajectoryReport { Trajectory = t, Index = index, Model = TextValue(t.Metadata, "model") };
+        var r = new TrajectoryReport
+        {
+            Trajectory = t, Index = index, Model = TextValue(t.Metadata, "model"),
+            Lineage = t.ParentId is { } parent ? new ReportLineage(parent, t.ForkStepNumber ?? 0) : null,
+        };
         var size = await store.GetTrajectorySizeAsync(t.Id, ct).ConfigureAwait(false);
         (r.States, r.RawStateBytes, r.StoredStateBytes) = (size.States, size.RawStateBytes, size.StoredStateBytes);
         if (t.LastStepNumber is not { } last) return r;

@@ -118,7 +118,7 @@ internal sealed class TrajectoryReport
     public required int Index { get; init; }
     public string? Model { get; set; }
 
-    /// <summary>Where this trajectory forked from; null until branching exists (then the report draws the tree).</summary>
+    /// <summary>Where this trajectory forked from (null for a root): the report draws the tree.</summary>
     public ReportLineage? Lineage { get; init; }
 
     public long Steps { get; set; }

@@ -6,7 +6,7 @@ namespace Fle.Core.Report;
 /// Writes the report page: one self-contained HTML file (inline CSS and SVG, no script, no external reference; a
 /// Content-Security-Policy that allows nothing else to load or run), written in pieces as it is rendered.
 /// </summary>
-internal sealed class ReportPage(FleReportOptions options, IReadOnlyList<TrajectoryReport> reports, ReportPlan plan)
+internal sealed class ReportPage(FleReportOptions options, IReadOnlyList<TrajectoryReport> reports, ReportPlan plan, IReadOnlyCollection<TreeNode>? tree = null)
 {
     private readonly StringBuilder _b = new(64 * 1024);
 
@@ -15,6 +15,12 @@ internal sealed class ReportPage(FleReportOptions options, IReadOnlyList<Traject
         Head();
         await FlushAsync(w, ct).ConfigureAwait(false);
         Overview();
+        if (tree is not null)
+        {
+            _b.Append("<section id=\"tree\"><h2>Tree of forks</h2>\n<p class=\"note\">One row per trajectory: a fork starts at its parent's fork step and reads the steps before it through the parent; grey rows are ancestors that are not in this report.</p>\n");
+            SvgTree.Write(_b, tree);
+            _b.Append("</section>\n");
+        }
         await FlushAsync(w, ct).ConfigureAwait(false);
         _b.Append("<section id=\"plots\"><h2>Metrics by step</h2>\n");
         foreach (var note in plan.Notes) _b.Append("<p class=\"note\">").Append(Html.Escape(note)).Append("</p>\n");

@@ -41,6 +41,9 @@ internal static class ReportStyle
             summary{cursor:pointer;padding:3px 0}summary .when,summary .dur,summary .state{color:#57606a;font-size:12px;margin-left:8px}summary .why{font-size:12.5px;margin-left:8px}
             pre{background:#f6f8fa;border-radius:4px;padding:8px;overflow:auto;max-height:420px;font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-word;margin:2px 0}
             footer{margin-top:36px;border-top:1px solid #d8dee4;padding-top:8px}
+            figure.tree{margin:6px 0}.tree .other{--c:#afb8c1}.tree .bar{stroke:var(--c);stroke-width:7;stroke-linecap:round}.tree .failed .bar{stroke-dasharray:10 3}
+            .tree .join{fill:none;stroke:var(--c);stroke-width:1.6}.tree .fork{fill:#fff;stroke:var(--c);stroke-width:1.6}
+            .tree .label{font:11.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;dominant-baseline:middle;fill:#1b1f24}
             """);
         for (var i = 0; i < 2 * Palette.Length; i++)
             b.Append(".c").Append(i).Append("{--c:").Append(Palette[i % Palette.Length]).Append('}');

@@ -174,7 +174,7 @@ public sealed partial class FleStore
         else
             await RunAsync(async ct => { await Provider.RestoreAsync(kind, full, progress, ct).ConfigureAwait(false); return 0; }, null, null, cancellationToken,
                 retryTransient: false).ConfigureAwait(false);
-        Codec.Reset();
+        ForgetEverything();
         // A backup of an older schema is upgraded in place, as on any open.
         await RunAsync(async ct => { await Provider.InitializeAsync(ct).ConfigureAwait(false); return 0; }, null, null, cancellationToken).ConfigureAwait(false);
         progress?.Report(new FleProgress("Restore", $"Restored {full} into {Location}", 100));

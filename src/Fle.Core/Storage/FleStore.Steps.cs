@@ -43,6 +43,7 @@ public sealed partial class FleStore
                 $"The game state is {gs.LongLength:N0} bytes; the limit is {Settings.MaxStateBytes:N0} bytes (FLE_MAX_STATE_BYTES).",
                 target: input.TrajectoryId);
         var ts = input.Timestamp is { } t ? FleClock.Truncate(t) : FleClock.UtcNow();
+        await CheckNotInheritedAsync(input.TrajectoryId, input.StepNumber, cancellationToken).ConfigureAwait(false);
 
         for (var attempt = 0; ; attempt++)
         {
@@ -119,16 +120,57 @@ public sealed partial class FleStore
     private (long, byte[])? LoadLatestDictionary(string trajectoryId)
     {
         using var conn = Provider.OpenConnection();
-        return conn.QueryFirstOrDefault<(long, byte[])?>("SELECT id, data FROM state_dictionaries WHERE trajectory_id = @t ORDER BY id DESC LIMIT 1",
+        var own = conn.QueryFirstOrDefault<(long, byte[])?>("SELECT id, data FROM state_dictionaries WHERE trajectory_id = @t ORDER BY id DESC LIMIT 1",
             new { t = trajectoryId });
+        if (own is not null || !_lineage.TryGetValue(trajectoryId, out var chain) || chain[^1].ParentId is null) return own;
+        // A fork without a keyframe of its own yet: the keyframe of the last state it inherits (its siblings start from the
+        // same state, so their first steps are small deltas against it).
+        return LatestKeyframeOf(conn, Sources(chain).Where(src => src.TrajectoryId != trajectoryId));
     }
 
-    /// <summary>The keyframes of a keyframe's trajectory with a given raw size (where its root keyframe is).</summary>
+    /// <summary>The keyframe of the last state of a view's sources that has one (by step number), or null.</summary>
+    private static (long, byte[])? LatestKeyframeOf(System.Data.Common.DbConnection conn, IEnumerable<StepSource> sources)
+    {
+        foreach (var src in sources.Reverse())
+        {
+            var found = conn.QueryFirstOrDefault<(long, byte[])?>("SELECT d.id, d.data FROM game_states g JOIN state_dictionaries d ON d.id = g.dictionary_id " +
+                "WHERE g.trajectory_id = @t AND g.step_number >= @from AND g.step_number <= @to ORDER BY g.step_number DESC LIMIT 1",
+                new { t = src.TrajectoryId, from = src.From, to = src.To });
+            if (found is not null) return found;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// What an import of a fork (or an append to a trajectory) starts its states from: the keyframe of the last state the
+    /// fork inherits (its parent's view up to the fork step), or the trajectory's own latest keyframe; committed rows, read
+    /// on a connection of their own when the first state is encoded.
+    /// </summary>
+    internal async Task StartFromStoredKeyframeAsync(Transfer.TrajectoryImport import, bool append, CancellationToken ct)
+    {
+        var rec = import.Record;
+        if (append)
+            import.StoredKeyframe = () => { using var c = Provider.OpenConnection(); return c.QueryFirstOrDefault<(long, byte[])?>(
+                "SELECT id, data FROM state_dictionaries WHERE trajectory_id = @t ORDER BY id DESC LIMIT 1", new { t = rec.Id }); };
+        else if (rec.ParentId is { } parent && rec.ForkStepNumber is { } fork && await GetLineageAsync(parent, ct).ConfigureAwait(false) is { } chain)
+        {
+            var view = Sources(chain).Where(src => src.From <= fork).Select(src => src with { To = Math.Min(src.To, fork) }).ToList();
+            import.StoredKeyframe = () => { using var c = Provider.OpenConnection(); return LatestKeyframeOf(c, view); };
+        }
+        else return;
+        import.LoadStoredDictionary = LoadDictionaryData;
+    }
+
+    /// <summary>The keyframes with a given raw size of a keyframe's trajectory and its ancestors (where its root keyframe is).</summary>
     private List<(long, byte[])> LoadRootCandidates(long keyframeId, int rawSize)
     {
         using var conn = Provider.OpenConnection();
-        return conn.Query<(long, byte[])>("SELECT d.id, d.data FROM state_dictionaries d WHERE d.trajectory_id = " +
-            "(SELECT k.trajectory_id FROM state_dictionaries k WHERE k.id = @k) AND d.raw_size = @size AND d.id <> @k ORDER BY d.id", new { k = keyframeId, size = rawSize }).ToList();
+        return conn.Query<(long, byte[])>(
+            "WITH RECURSIVE chain(id, parent_id, depth) AS (SELECT t.id, t.parent_id, CAST(0 AS BIGINT) FROM trajectories t " +
+            "WHERE t.id = (SELECT k.trajectory_id FROM state_dictionaries k WHERE k.id = @k) " +
+            "UNION ALL SELECT t.id, t.parent_id, c.depth + 1 FROM trajectories t JOIN chain c ON t.id = c.parent_id WHERE c.depth < 100000) " +
+            "SELECT d.id, d.data FROM state_dictionaries d WHERE d.trajectory_id IN (SELECT id FROM chain) AND d.raw_size = @size AND d.id <> @k ORDER BY d.id",
+            new { k = keyframeId, size = rawSize }).ToList();
     }
 
     private byte[]? LoadDictionaryData(long id)
@@ -137,15 +179,25 @@ public sealed partial class FleStore
         return conn.ExecuteScalar<byte[]?>("SELECT data FROM state_dictionaries WHERE id = @id", new { id });
     }
 
-    /// <summary>get_trajectory_steps(id): steps in order, streamed. Game states are read only when asked for.</summary>
+    /// <summary>
+    /// get_trajectory_steps(id): steps in order, streamed; a fork's inherited steps first, read through its ancestors (each
+    /// step says where it is stored: <see cref="FleStep.StoredIn"/>). Game states are read only when asked for.
+    /// </summary>
     public async IAsyncEnumerable<FleStep> GetStepsAsync(string trajectoryId, FleStepRange range = default, bool includeGameState = false,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
         FleIds.Validate(trajectoryId);
-        await foreach (var s in StreamStepRowsAsync(includeGameState ? Sql.SelectStepsWithState : Sql.SelectSteps, trajectoryId,
-            range.From ?? 0L, range.To ?? long.MaxValue, r => ReadStep(r, includeGameState), cancellationToken).ConfigureAwait(false))
-            yield return s;
+        var sql = includeGameState ? Sql.SelectStepsWithState : Sql.SelectSteps;
+        foreach (var src in Sources(await RequireLineageAsync(trajectoryId, cancellationToken).ConfigureAwait(false)))
+        {
+            var from = Math.Max(range.From ?? 0L, src.From);
+            var to = Math.Min(range.To ?? long.MaxValue, src.To);
+            if (from > to) continue;
+            await foreach (var s in StreamAsync(sql, [("@t", src.TrajectoryId), ("@from", from), ("@to", to)], CommandBehavior.SequentialAccess,
+                trajectoryId, r => ReadStep(r, includeGameState, trajectoryId), cancellationToken).ConfigureAwait(false))
+                yield return s;
+        }
     }
 
     /// <summary>
@@ -170,14 +222,12 @@ public sealed partial class FleStore
     public Task<List<FleStep>> GetTrajectoryStepsAsync(string trajectoryId, CancellationToken cancellationToken = default)
         => ToListAsync(GetStepsAsync(trajectoryId, default, true, cancellationToken));
 
-    /// <summary>count_steps(id).</summary>
+    /// <summary>count_steps(id): a fork's inherited steps count too.</summary>
     public async Task<long> CountStepsAsync(string trajectoryId, CancellationToken cancellationToken = default)
     {
         FleIds.Validate(trajectoryId);
-        var (exists, count) = await DbAsync((conn, ct) => conn.QuerySingleAsync<(long?, long)>(Cmd(
-            "SELECT (SELECT 1 FROM trajectories WHERE id = @t), (SELECT COUNT(*) FROM steps WHERE trajectory_id = @t)", new { t = trajectoryId }, ct)),
-            trajectoryId, cancellationToken).ConfigureAwait(false);
-        return exists is not null ? count : throw FleException.TrajectoryNotFound(trajectoryId);
+        var chain = await RequireLineageAsync(trajectoryId, cancellationToken).ConfigureAwait(false);
+        return (await CountViewStepsAsync(Sources(chain), 0, long.MaxValue, cancellationToken).ConfigureAwait(false)).Count;
     }
 
     /// <summary>get_checkpoint(id, step): the checkpoint at a step, or null when that step has no game state.</summary>
@@ -192,27 +242,41 @@ public sealed partial class FleStore
     {
         ThrowIfDisposed();
         FleIds.Validate(trajectoryId);
-        // Hand-written reader: the latest checkpoint is the resume path (sequential access, one row).
-        var cp = await RunAsync(async ct =>
+        if (stepNumber is { } n)
         {
-            await using var conn = await Provider.OpenConnectionAsync(ct).ConfigureAwait(false);
-            await using var cmd = conn.CreateCommand();
-            cmd.CommandText = stepNumber is null ? Sql.SelectLatestCheckpoint : Sql.SelectCheckpointAt;
-            Param(cmd, "@t", trajectoryId);
-            if (stepNumber is { } n) Param(cmd, "@n", n);
-            await using var r = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
-            return await r.ReadAsync(ct).ConfigureAwait(false) ? (FleCheckpoint)ReadStep(r, true) : null;
-        }, trajectoryId, stepNumber, cancellationToken).ConfigureAwait(false);
-        if (cp is null && !await TrajectoryExistsAsync(trajectoryId, cancellationToken).ConfigureAwait(false))
-            throw FleException.TrajectoryNotFound(trajectoryId);
-        return cp;
+            var chain = await RequireLineageAsync(trajectoryId, cancellationToken).ConfigureAwait(false);
+            return SourceOf(Sources(chain), n) is { } src ? await ReadCheckpointRowAsync(trajectoryId, src.TrajectoryId, n, n, cancellationToken).ConfigureAwait(false) : null;
+        }
+        // The latest: the trajectory's own rows first (the resume path of every run: one query); a fork's own steps all
+        // come after what it inherits, so only a fork without a state of its own reads further up.
+        if (await ReadCheckpointRowAsync(trajectoryId, trajectoryId, 0, long.MaxValue, cancellationToken).ConfigureAwait(false) is { } own) return own;
+        foreach (var src in Enumerable.Reverse(Sources(await RequireLineageAsync(trajectoryId, cancellationToken).ConfigureAwait(false))))
+        {
+            if (src.TrajectoryId == trajectoryId) continue;
+            if (await ReadCheckpointRowAsync(trajectoryId, src.TrajectoryId, src.From, src.To, cancellationToken).ConfigureAwait(false) is { } cp) return cp;
+        }
+        return null;
     }
+
+    /// <summary>The checkpoint with the highest step number in from..to stored in <paramref name="storedIn"/>, as a step of <paramref name="view"/>.</summary>
+    private Task<FleCheckpoint?> ReadCheckpointRowAsync(string view, string storedIn, long from, long to, CancellationToken cancellationToken)
+        => RunAsync(async ct =>
+        {
+            // Hand-written reader: the resume path (sequential access, one row).
+            await using var conn = await Provider.OpenConnectionAsync(ct).ConfigureAwait(false);
+            await using var cmd = Command(conn, Sql.SelectLatestCheckpoint);
+            Param(cmd, "@t", storedIn);
+            Param(cmd, "@from", from);
+            Param(cmd, "@to", to);
+            await using var r = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
+            return await r.ReadAsync(ct).ConfigureAwait(false) ? (FleCheckpoint)ReadStep(r, true, view) : null;
+        }, view, null, cancellationToken);
 
     // ------------------------------------------------------------------ reading rows
 
     // Column order of every step query: s.id, s.trajectory_id, s.step_number, s.agent_code, s.environment_feedback,
     // s.timestamp, s.metadata, g.raw_size, [g.codec, g.dictionary_id, g.state_data, g.id, g.timestamp]
-    private FleStep ReadStep(DbDataReader r, bool withState)
+    private FleStep ReadStep(DbDataReader r, bool withState, string? view = null)
     {
         var id = r.GetInt64(0);
         var trajectoryId = r.GetString(1);
@@ -226,7 +290,7 @@ public sealed partial class FleStore
         {
             return new FleStep
             {
-                Id = id, TrajectoryId = trajectoryId, StepNumber = stepNumber, AgentCode = code, EnvironmentFeedback = feedback,
+                Id = id, TrajectoryId = view ?? trajectoryId, StoredIn = trajectoryId, StepNumber = stepNumber, AgentCode = code, EnvironmentFeedback = feedback,
                 Timestamp = ts, MetadataJson = meta, Metadata = FleJson.ToDictionary(meta), HasGameState = rawSize is not null, GameStateSize = rawSize,
             };
         }
@@ -238,7 +302,7 @@ public sealed partial class FleStore
         var state = Codec.Decode(codec, data, checked((int)rawSize.Value), dictId, LoadDictionaryData);
         return new FleCheckpoint
         {
-            Id = id, TrajectoryId = trajectoryId, StepNumber = stepNumber, AgentCode = code, EnvironmentFeedback = feedback,
+            Id = id, TrajectoryId = view ?? trajectoryId, StoredIn = trajectoryId, StepNumber = stepNumber, AgentCode = code, EnvironmentFeedback = feedback,
             Timestamp = ts, MetadataJson = meta, Metadata = FleJson.ToDictionary(meta), HasGameState = true, GameStateSize = rawSize,
             GameState = state, StateId = stateId, StateTimestamp = stateTs, StoredSize = data.Length, Codec = EncodedState.Name(codec),
         };

@@ -9,11 +9,14 @@ namespace Fle.Core.Storage;
 /// <summary>Export and import (export_all / import_all).</summary>
 public sealed partial class FleStore
 {
-    /// <summary>export_all(): one record per trajectory matching the query; each record's steps stream from this store.</summary>
+    /// <summary>
+    /// export_all(): one record per trajectory matching the query, a fork after its ancestors (those not selected are
+    /// brought in: an import needs them first); each record's steps stream from this store.
+    /// </summary>
     public async IAsyncEnumerable<FleExportRecord> ExportAsync(FleTrajectoryQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        await foreach (var t in QueryTrajectoriesAsync(query, cancellationToken).ConfigureAwait(false))
+        foreach (var t in await ExportListAsync(query, cancellationToken).ConfigureAwait(false))
             yield return ToExportRecord(t);
     }
 
@@ -24,16 +27,36 @@ public sealed partial class FleStore
         return t is null ? null : ToExportRecord(t);
     }
 
+    /// <summary>The trajectories of a query in the order an export writes them: parents before their forks, ancestors brought in.</summary>
+    private async Task<List<FleTrajectory>> ExportListAsync(FleTrajectoryQuery query, CancellationToken ct)
+    {
+        var list = await ListTrajectoriesAsync(query, ct).ConfigureAwait(false);
+        if (list.All(t => t.ParentId is null)) return list;
+        var have = list.Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (var t in list.Where(t => t.ParentId is not null))
+            foreach (var a in (await RequireLineageAsync(t.Id, ct).ConfigureAwait(false))[..^1])
+                if (have.Add(a.Id)) missing.Add(a.Id);
+        if (missing.Count > 0) list.AddRange(await ListTrajectoriesAsync(new FleTrajectoryQuery { Ids = missing }, ct).ConfigureAwait(false));
+        var depth = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var t in list) depth[t.Id] = t.ParentId is null ? 0 : (await RequireLineageAsync(t.Id, ct).ConfigureAwait(false)).Length - 1;
+        return list.Select((t, i) => (t, i)).OrderBy(x => depth[x.t.Id]).ThenBy(x => x.i).Select(x => x.t).ToList();
+    }
+
+    // A fork's record holds its own steps (it inherits the rest from its ancestors' records, which come first); its
+    // states go through the target's codec, as a fork's rows may refer to its ancestors' keyframes.
     private FleExportRecord ToExportRecord(FleTrajectory t) => new(ct => ReadExportStepsAsync(t.Id, ct))
     {
-        Id = t.Id, TaskId = t.TaskId, Status = t.Status, StartTime = t.StartTime, EndTime = t.EndTime,
-        MetadataJson = t.MetadataJson, StepCount = t.StepCount, Source = Location, StoredSource = new StoredTrajectorySource(this, t.Id),
+        Id = t.Id, TaskId = t.TaskId, Status = t.Status, StartTime = t.StartTime, EndTime = t.EndTime, MetadataJson = t.MetadataJson,
+        StepCount = t.OwnStepCount, Source = Location, ParentId = t.ParentId, ForkStepNumber = t.ForkStepNumber,
+        StoredSource = t.ParentId is null ? new StoredTrajectorySource(this, t.Id) : null,
     };
 
-    /// <summary>The steps of a trajectory with their decoded game states, streamed (one step in memory at a time).</summary>
+    /// <summary>The steps a trajectory stores itself (not those a fork inherits), with their decoded game states, streamed.</summary>
     public async IAsyncEnumerable<FleExportStep> ReadExportStepsAsync(string trajectoryId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await foreach (var s in GetStepsAsync(trajectoryId, FleStepRange.All, includeGameState: true, cancellationToken).ConfigureAwait(false))
+        FleIds.Validate(trajectoryId);
+        await foreach (var s in StreamStepRowsAsync(Sql.SelectStepsWithState, trajectoryId, 0, long.MaxValue, r => ReadStep(r, true), cancellationToken).ConfigureAwait(false))
         {
             var cp = s as FleCheckpoint;
             yield return new FleExportStep
@@ -53,8 +76,8 @@ public sealed partial class FleStore
         var sw = Stopwatch.StartNew();
         var full = Path.GetFullPath(path);
         // The trajectory rows are small: list them first, so progress knows the total number of steps.
-        var trajectories = await ListTrajectoriesAsync(query, cancellationToken).ConfigureAwait(false);
-        var totalSteps = Math.Max(1, trajectories.Sum(t => t.StepCount));
+        var trajectories = await ExportListAsync(query, cancellationToken).ConfigureAwait(false);
+        var totalSteps = Math.Max(1, trajectories.Sum(t => t.OwnStepCount));
         var partial = full + ".partial";
         long steps = 0, states = 0, bytes = 0, written = 0;
         try
@@ -128,11 +151,13 @@ public sealed partial class FleStore
     {
         ThrowIfDisposed();
         var id = importer.Record.Id;
+        await StartFromStoredKeyframeAsync(importer, importer.Append, cancellationToken).ConfigureAwait(false);
         var result = await RunAsync(ct => ImportCoreAsync(importer, ct), id, null, cancellationToken).ConfigureAwait(false);
         if (result.Outcome == FleImportOutcome.Replaced)
         {
             Codec.Forget(id);
             Codec.ForgetDictionaries(importer.ReplacedDictionaries);
+            ForgetLineage([id]);
         }
         return result;
     }

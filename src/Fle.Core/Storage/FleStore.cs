@@ -20,7 +20,7 @@ public sealed partial class FleStore : IAsyncDisposable, IDisposable
     {
         Provider = provider;
         Codec.RootCandidates = LoadRootCandidates;
-        provider.DatabaseReplaced = Codec.Reset;
+        provider.DatabaseReplaced = ForgetEverything;
     }
 
     /// <summary>Open (and create or upgrade the schema of) the database the settings name.</summary>
@@ -73,21 +73,30 @@ public sealed partial class FleStore : IAsyncDisposable, IDisposable
         => CreateTrajectoryAsync(taskId, FleJson.Serialize(metadata), id, null, cancellationToken);
 
     /// <summary>Create a trajectory with metadata given as a JSON object text and an optional start time.</summary>
-    public async Task<FleTrajectory> CreateTrajectoryAsync(string taskId, string? metadataJson, string? id,
+    public Task<FleTrajectory> CreateTrajectoryAsync(string taskId, string? metadataJson, string? id,
         DateTime? startTime, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
         FleIds.Validate(taskId, "task id");
         if (id is not null) FleIds.Validate(id);
-        var meta = FleJson.NormalizeObject(metadataJson);
+        return InsertTrajectoryAsync(taskId, FleJson.NormalizeObject(metadataJson), id, startTime, null, null, cancellationToken);
+    }
+
+    /// <summary>Insert a new running trajectory (a fork when <paramref name="parentId"/> is given).</summary>
+    private async Task<FleTrajectory> InsertTrajectoryAsync(string taskId, string meta, string? id, DateTime? startTime, string? parentId, long? forkStepNumber,
+        CancellationToken cancellationToken)
+    {
         var trajectoryId = id ?? FleIds.NewTrajectoryId();
         var start = startTime is { } s ? FleClock.Truncate(s) : FleClock.UtcNow();
         await DbAsync(async (conn, ct) =>
         {
             try
             {
-                return await conn.ExecuteAsync(Cmd(Sql.InsertTrajectory,
-                    new { id = trajectoryId, task_id = taskId, start_time = Provider.TimeParameter(start), metadata = meta }, ct)).ConfigureAwait(false);
+                return await conn.ExecuteAsync(Cmd(Sql.InsertTrajectory, new
+                {
+                    id = trajectoryId, task_id = taskId, start_time = Provider.TimeParameter(start), metadata = meta,
+                    parent_id = parentId, fork_step_number = forkStepNumber,
+                }, ct)).ConfigureAwait(false);
             }
             catch (Exception e) when (id is null && Provider.Translate(e, trajectoryId) is { ErrorId: FleErrorIds.TrajectoryAlreadyExists })
             {
@@ -95,11 +104,15 @@ public sealed partial class FleStore : IAsyncDisposable, IDisposable
                 // whose connection broke before the answer arrived (RunAsync retried it).
                 return 0;
             }
-        }, trajectoryId, cancellationToken).ConfigureAwait(false);
+            catch (Exception e) when (parentId is not null && Provider.Translate(e, parentId) is { ErrorId: FleErrorIds.TrajectoryNotFound } gone)
+            {
+                throw gone; // the parent was removed meanwhile
+            }
+        }, id ?? trajectoryId, cancellationToken).ConfigureAwait(false);
         return new FleTrajectory
         {
             Id = trajectoryId, TaskId = taskId, Status = FleTrajectoryStatus.Running, StartTime = start,
-            MetadataJson = meta, Metadata = FleJson.ToDictionary(meta), StepCount = 0, Source = Location,
+            MetadataJson = meta, Metadata = FleJson.ToDictionary(meta), StepCount = 0, Source = Location, ParentId = parentId, ForkStepNumber = forkStepNumber,
         };
     }
 
@@ -144,6 +157,11 @@ public sealed partial class FleStore : IAsyncDisposable, IDisposable
         if (query.After is { } a) { where.Add("t.start_time >= @after"); ps.Add(("@after", Provider.TimeParameter(FleClock.Truncate(a)))); }
         if (query.Before is { } b) { where.Add("t.start_time < @before"); ps.Add(("@before", Provider.TimeParameter(FleClock.Truncate(b)))); }
         if (query.EndedBefore is { } eb) { where.Add("t.end_time IS NOT NULL AND t.end_time < @ended"); ps.Add(("@ended", Provider.TimeParameter(FleClock.Truncate(eb)))); }
+        if (query.ParentId is not null)
+        {
+            where.Add(query.Recursive ? $"t.id IN ({SubtreeSql})" : "t.parent_id = @parent");
+            ps.Add(("@parent", query.ParentId));
+        }
         if (!string.IsNullOrEmpty(query.IdPrefix))
         {
             where.Add(@"t.id LIKE @prefix ESCAPE '\'");
@@ -156,9 +174,9 @@ public sealed partial class FleStore : IAsyncDisposable, IDisposable
             sql += " LIMIT @first";
             ps.Add(("@first", (long)Math.Max(0, first)));
         }
-        // Hand-written reader: streams any number of trajectories, one row at a time.
+        // Hand-written reader: streams any number of trajectories, one row at a time. A fork's figures count what it inherits.
         await foreach (var t in StreamAsync(sql, ps, CommandBehavior.Default, null, ReadTrajectory, cancellationToken).ConfigureAwait(false))
-            yield return t;
+            yield return t.ParentId is null ? t : await WithInheritedAsync(t, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The trajectories of a query as a list; a long id list is queried in chunks (statement parameter limits).</summary>
@@ -185,13 +203,34 @@ public sealed partial class FleStore : IAsyncDisposable, IDisposable
             id, cancellationToken).ConfigureAwait(false) is not null;
     }
 
-    /// <summary>delete_trajectory(id): removes it with its steps and states. False when it did not exist.</summary>
-    public async Task<bool> DeleteTrajectoryAsync(string id, CancellationToken cancellationToken = default)
+    /// <summary>delete_trajectory(id): removes it with its steps and states. False when it did not exist; FleTrajectoryHasForks when it has forks.</summary>
+    public Task<bool> DeleteTrajectoryAsync(string id, CancellationToken cancellationToken) => DeleteTrajectoryAsync(id, false, cancellationToken);
+
+    /// <summary>
+    /// delete_trajectory(id): removes it with its steps and states. False when it did not exist. A trajectory with forks
+    /// is FleTrajectoryHasForks, unless <paramref name="recurse"/> removes its whole subtree with it (one transaction).
+    /// </summary>
+    public async Task<bool> DeleteTrajectoryAsync(string id, bool recurse = false, CancellationToken cancellationToken = default)
     {
         FleIds.Validate(id);
-        var n = await DbAsync((conn, ct) => conn.ExecuteAsync(Cmd("DELETE FROM trajectories WHERE id = @id", new { id }, ct)), id, cancellationToken)
-            .ConfigureAwait(false);
-        Codec.Forget(id);
+        var subtree = await SubtreeAsync(id, cancellationToken).ConfigureAwait(false);
+        if (subtree.Count > 0 && !recurse)
+            throw HasForks(id, $"{subtree.Count} trajectory(ies) read steps through it (first: '{subtree[0]}'). Remove its subtree with it, or remove the forks first");
+        var n = await DbAsync(async (conn, ct) =>
+        {
+            try
+            {
+                // One statement: the foreign keys are checked at its end, when the whole subtree is gone.
+                return await conn.ExecuteAsync(Cmd(recurse ? $"DELETE FROM trajectories WHERE id = @parent OR id IN ({SubtreeSql})" : "DELETE FROM trajectories WHERE id = @parent",
+                    new { parent = id }, ct)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (Provider.Translate(e, id) is { ErrorId: FleErrorIds.TrajectoryNotFound })
+            {
+                throw HasForks(id, "a fork of it was created meanwhile"); // the foreign key of a fork refused the delete
+            }
+        }, id, cancellationToken).ConfigureAwait(false);
+        foreach (var gone in subtree.Append(id)) Codec.Forget(gone);
+        ForgetLineage(subtree.Append(id));
         return n > 0;
     }
 
@@ -235,7 +274,10 @@ public sealed partial class FleStore : IAsyncDisposable, IDisposable
             EndTime = r.IsDBNull(3) ? null : Provider.ReadTime(r, 3), Status = ParseStatus(r.GetString(4)),
             MetadataJson = meta, Metadata = FleJson.ToDictionary(meta),
             StepCount = Convert.ToInt64(r.GetValue(6), System.Globalization.CultureInfo.InvariantCulture),
+            OwnStepCount = Convert.ToInt64(r.GetValue(6), System.Globalization.CultureInfo.InvariantCulture),
             LastStepNumber = r.IsDBNull(7) ? null : Convert.ToInt64(r.GetValue(7), System.Globalization.CultureInfo.InvariantCulture),
+            ParentId = r.IsDBNull(8) ? null : r.GetString(8),
+            ForkStepNumber = r.IsDBNull(9) ? null : Convert.ToInt64(r.GetValue(9), System.Globalization.CultureInfo.InvariantCulture),
             Source = Location,
         };
     }

@@ -8,10 +8,9 @@ namespace Fle.Core.Storage;
 internal static class Schema
 {
     /// <summary>The newest schema version this release knows.</summary>
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     public sealed record Migration(int Version, string Description, string[] Statements);
-
 
     public static Exception TooNew(string location, int found) => new FleException(FleErrorIds.SchemaTooNew, FleErrorKind.NotSupported,
         $"The database at {location} has schema version {found}, but this Fle module knows versions up to {CurrentVersion}. " +

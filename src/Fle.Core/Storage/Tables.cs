@@ -36,7 +36,7 @@ internal sealed class TableDef(string name, params string[] columns)
 /// <summary>Fle's tables.</summary>
 internal static class Tables
 {
-    public static readonly TableDef Trajectories = new("trajectories", "id", "task_id", "start_time", "end_time", "status", "metadata");
+    public static readonly TableDef Trajectories = new("trajectories", "id", "task_id", "start_time", "end_time", "status", "metadata", "parent_id", "fork_step_number");
 
     public static readonly TableDef Steps = new("steps", "id", "trajectory_id", "step_number", "agent_code", "environment_feedback", "timestamp", "metadata");
 
@@ -72,6 +72,15 @@ internal abstract class SqlDialect
     /// </summary>
     public abstract string JsonPathJson(string column, params string[] path);
 
+    /// <summary>
+    /// The SQL of the number at a top-level key of a JSON column, named by a parameter whose value is
+    /// <see cref="JsonKey"/>: null when the key is missing or its value is not a number.
+    /// </summary>
+    public abstract string JsonNumber(string column, string keyParameter);
+
+    /// <summary>The value of the key parameter of <see cref="JsonNumber"/> for a metadata key.</summary>
+    public abstract string JsonKey(string key);
+
     /// <summary>The parameter SQL of a column in an INSERT or UPDATE (JSON columns go through <see cref="JsonValue"/>).</summary>
     public string Value(string column) => column == "metadata" ? JsonValue("@metadata") : "@" + column;
 
@@ -89,16 +98,17 @@ internal sealed class SqlText
         var t = Tables.Trajectories;
         var s = Tables.Steps;
         var g = Tables.GameStates;
-        var stepCols = string.Join(", ", s.Columns.Select(c => c == "metadata" ? d.JsonText("s.metadata") : "s." + SqlDialect.Quote(c))) + ", g.raw_size";
-        var stateCols = ", " + Tables.GameStates.List(Tables.StateColumns, "g");
+        var stepCols = StepColumns = string.Join(", ", s.Columns.Select(c => c == "metadata" ? d.JsonText("s.metadata") : "s." + SqlDialect.Quote(c))) + ", g.raw_size";
+        var stateCols = StateColumns = ", " + Tables.GameStates.List(Tables.StateColumns, "g");
         InsertTrajectory = t.Insert(t.Columns.Where(c => c != "end_time" && c != "status"), d.Value);
         SelectTrajectories = $"SELECT t.id, t.task_id, t.start_time, t.end_time, t.status, {d.JsonText("t.metadata")}, " +
-            "(SELECT COUNT(*) FROM steps c WHERE c.trajectory_id = t.id), (SELECT MAX(m.step_number) FROM steps m WHERE m.trajectory_id = t.id) FROM trajectories t";
+            "(SELECT COUNT(*) FROM steps c WHERE c.trajectory_id = t.id), (SELECT MAX(m.step_number) FROM steps m WHERE m.trajectory_id = t.id), " +
+            "t.parent_id, t.fork_step_number FROM trajectories t";
         var range = "WHERE s.trajectory_id = @t AND s.step_number >= @from AND s.step_number <= @to ORDER BY s.step_number";
         SelectSteps = $"SELECT {stepCols} FROM steps s LEFT JOIN game_states g ON g.step_id = s.id {range}";
         SelectStepsWithState = $"SELECT {stepCols}{stateCols} FROM steps s LEFT JOIN game_states g ON g.step_id = s.id {range}";
-        SelectCheckpointAt = $"SELECT {stepCols}{stateCols} FROM game_states g JOIN steps s ON s.id = g.step_id WHERE g.trajectory_id = @t AND g.step_number = @n";
-        SelectLatestCheckpoint = $"SELECT {stepCols}{stateCols} FROM game_states g JOIN steps s ON s.id = g.step_id WHERE g.trajectory_id = @t ORDER BY g.step_number DESC LIMIT 1";
+        SelectLatestCheckpoint = $"SELECT {stepCols}{stateCols} FROM game_states g JOIN steps s ON s.id = g.step_id " +
+            "WHERE g.trajectory_id = @t AND g.step_number >= @from AND g.step_number <= @to ORDER BY g.step_number DESC LIMIT 1";
         UpdateRecord = $"UPDATE trajectories SET status = @status, end_time = @end, metadata = {d.JsonValue("@metadata")} WHERE id = @id";
         InsertStep = s.Insert(null, d.Value) + " RETURNING id";
         OverwriteStep = s.Insert(null, d.Value) + " ON CONFLICT (trajectory_id, step_number) DO UPDATE SET " +
@@ -110,13 +120,17 @@ internal sealed class SqlText
 
     public string InsertTrajectory { get; }
 
+    /// <summary>The columns of a step query (steps s LEFT JOIN game_states g), and those of its state (", g.codec, ...").</summary>
+    public string StepColumns { get; }
+    public string StateColumns { get; }
+
     /// <summary>A trajectory row with every column (imports).</summary>
     public string InsertTrajectoryRow { get; }
 
     public string SelectTrajectories { get; }
     public string SelectSteps { get; }
     public string SelectStepsWithState { get; }
-    public string SelectCheckpointAt { get; }
+    /// <summary>The checkpoint with the highest step number in @from..@to of trajectory @t.</summary>
     public string SelectLatestCheckpoint { get; }
 
     /// <summary>A trajectory's status, end time and metadata (@status, @end, @metadata, @id).</summary>
@@ -131,4 +145,12 @@ internal sealed class SqlText
 
     /// <summary>A game state row.</summary>
     public string InsertState { get; }
+
+    /// <summary>
+    /// The ids of trajectory <paramref name="parameter"/> and of its ancestors, as a subquery: where a keyframe's root may
+    /// be (a fork's keyframes may be compressed against its lineage's root, which cannot be deleted while the fork exists).
+    /// </summary>
+    public static string LineageIds(string parameter) =>
+        $"(WITH RECURSIVE lineage(id, parent_id) AS (SELECT id, parent_id FROM trajectories WHERE id = {parameter} " +
+        "UNION ALL SELECT tr.id, tr.parent_id FROM trajectories tr JOIN lineage l ON tr.id = l.parent_id) SELECT id FROM lineage)";
 }

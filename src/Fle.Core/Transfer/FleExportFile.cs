@@ -18,7 +18,8 @@ namespace Fle.Core.Transfer;
 public static class FleExportFormat
 {
     public const string Name = "fle-export";
-    public const int Version = 1;
+    /// <summary>2: a trajectory line may name its parent (parent_id, fork_step_number); version 1 files still import.</summary>
+    public const int Version = 2;
     public const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
 
     public static string FormatTime(DateTime t) => FleClock.Truncate(t).ToString(TimeFormat, CultureInfo.InvariantCulture);
@@ -100,6 +101,11 @@ public sealed class FleExportWriter : IAsyncDisposable
         if (t.EndTime is { } e) _json.WriteString("end_time", FleExportFormat.FormatTime(e)); else _json.WriteNull("end_time");
         _json.WritePropertyName("metadata");
         _json.WriteRawValue(FleJson.NormalizeObject(t.MetadataJson), skipInputValidation: true);
+        if (t.ParentId is { } parent)
+        {
+            _json.WriteString("parent_id", parent);
+            _json.WriteNumber("fork_step_number", t.ForkStepNumber ?? 0);
+        }
         _json.WriteEndObject();
         EndLine();
     }
@@ -294,7 +300,7 @@ public sealed class FleExportReader : IAsyncDisposable
                 var rec = new FleExportRecord(c => ReadStepsAsync(record.Id, state, c))
                 {
                     Id = record.Id, TaskId = record.TaskId, Status = record.Status, StartTime = record.StartTime, EndTime = record.EndTime,
-                    MetadataJson = record.MetadataJson, Source = _path,
+                    MetadataJson = record.MetadataJson, Source = _path, ParentId = record.ParentId, ForkStepNumber = record.ForkStepNumber,
                 };
                 yield return rec;
                 if (!state.Done)
@@ -393,6 +399,8 @@ public sealed class FleExportReader : IAsyncDisposable
                 StartTime = FleExportFormat.ParseTime(root.GetProperty("start_time").GetString()!),
                 EndTime = root.TryGetProperty("end_time", out var e) && e.ValueKind == JsonValueKind.String ? FleExportFormat.ParseTime(e.GetString()!) : null,
                 MetadataJson = Meta(root),
+                ParentId = Parent(root),
+                ForkStepNumber = root.TryGetProperty("fork_step_number", out var f) && f.ValueKind == JsonValueKind.Number ? f.GetInt64() : null,
             };
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException
@@ -403,6 +411,15 @@ public sealed class FleExportReader : IAsyncDisposable
     }
 
     private static string Meta(JsonElement root) => root.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object ? m.GetRawText() : "{}";
+
+    /// <summary>The parent of a fork (version 2), validated; null for a root.</summary>
+    private static string? Parent(JsonElement root)
+    {
+        if (!root.TryGetProperty("parent_id", out var p) || p.ValueKind == JsonValueKind.Null) return null;
+        var id = p.GetString() ?? throw new FormatException("parent_id is not a string");
+        FleIds.Validate(id);
+        return id;
+    }
 
     private static long? Int(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) ? n : null;

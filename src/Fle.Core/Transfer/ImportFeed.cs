@@ -38,13 +38,20 @@ internal sealed class ImportStep : ImportItem
 
     /// <summary>The key of the dictionary row the state refers to (written earlier in the same import).</summary>
     public long? StateDictionaryKey { get; init; }
+
+    /// <summary>Or the id of a dictionary row the target already holds (a keyframe the trajectory inherits, or its own before an append).</summary>
+    public long? StateStoredDictionaryId { get; init; }
     public DateTime StateTimestamp { get; init; }
 
+    /// <summary>The dictionary_id of the state row, given the ids the writer gave this import's dictionary rows.</summary>
+    public long? DictionaryId(Dictionary<long, long> written) => StateDictionaryKey is { } k ? ImportDictionary.Resolve(written, k) : StateStoredDictionaryId;
+
     /// <summary>This step with its game state row.</summary>
-    public ImportStep WithState(StateCodecKind codec, byte[] data, int rawSize, long? dictionaryKey, DateTime timestamp) => new()
+    public ImportStep WithState(StateCodecKind codec, byte[] data, int rawSize, long? dictionaryKey, DateTime timestamp, long? storedDictionaryId = null) => new()
     {
         StepNumber = StepNumber, AgentCode = AgentCode, EnvironmentFeedback = EnvironmentFeedback, Timestamp = Timestamp, MetadataJson = MetadataJson,
-        StateCodec = codec, StateData = data, StateRawSize = rawSize, StateDictionaryKey = dictionaryKey, StateTimestamp = timestamp,
+        StateCodec = codec, StateData = data, StateRawSize = rawSize, StateDictionaryKey = dictionaryKey, StateStoredDictionaryId = storedDictionaryId,
+        StateTimestamp = timestamp,
     };
 }
 
@@ -140,6 +147,8 @@ internal sealed class ImportFeed : IAsyncDisposable
 
     // ------------------------------------------------------------------ records without a stored form: encode
 
+    private static readonly Func<(long Id, byte[] Stored)?> NoKeyframe = () => null;
+
     private static async Task EncodeAsync(TrajectoryImport im, ChannelWriter<ImportItem> w, CancellationToken ct)
     {
         var rec = im.Record;
@@ -151,7 +160,9 @@ internal sealed class ImportFeed : IAsyncDisposable
             var step = CheckedRow(im, seen, s.StepNumber, s.AgentCode, s.EnvironmentFeedback, s.Timestamp, s.MetadataJson, raw?.LongLength);
             if (raw is not null)
             {
-                var enc = im.Codec.Encode(rec.Id, raw, () => null);
+                // The keyframe to start from: one the target holds that the trajectory inherits (a fork) or has (an
+                // append), else none (the first state becomes a keyframe of this import).
+                var enc = im.Codec.Encode(rec.Id, raw, im.StoredKeyframe ?? NoKeyframe, im.LoadStoredDictionary);
                 if (im.Finish is not null && !im.Codec.RoundTrips(enc, raw))
                 {
                     // A program-table run checks every state before its commit, as a store-to-store copy does.
@@ -160,15 +171,18 @@ internal sealed class ImportFeed : IAsyncDisposable
                         $"The game state of step {s.StepNumber} of trajectory '{rec.Id}' does not decode back to the bytes it was encoded from; nothing of the trajectory was imported.",
                         target: rec.Id);
                 }
-                var key = enc.DictionaryId;
+                // This import's own keyframes get keys below zero; a keyframe the target holds keeps its (positive) id.
+                long? key = enc.DictionaryId is < 0 ? enc.DictionaryId : null;
+                long? stored = enc.DictionaryId is > 0 ? enc.DictionaryId : null;
                 var stateTs = s.StateTimestamp ?? s.Timestamp;
                 if (enc.NewDictionaryData is { } dd)
                 {
-                    key = ++nextKey;
+                    key = --nextKey;
+                    stored = null;
                     im.Codec.Committed(rec.Id, enc, key);
                     await w.WriteAsync(new ImportDictionary(key.Value, enc.RawSize, dd, stateTs), ct).ConfigureAwait(false);
                 }
-                step = step.WithState(enc.Codec, enc.Data, enc.RawSize, key, stateTs);
+                step = step.WithState(enc.Codec, enc.Data, enc.RawSize, key, stateTs, stored);
             }
             await w.WriteAsync(step, ct).ConfigureAwait(false);
             im.Counted(raw?.LongLength);
@@ -180,6 +194,9 @@ internal sealed class ImportFeed : IAsyncDisposable
     {
         var m = im.Validate(n, code, feedback, meta, stateBytes);
         if (!seen.Add(n)) throw DuplicateStep(im.Record.Id, n);
+        if (im.Record.ForkStepNumber is { } fork && n <= fork)
+            throw new FleException(FleErrorIds.StepInherited, FleErrorKind.InvalidData,
+                $"Trajectory '{im.Record.Id}' is a fork at step {fork}, yet its record holds step {n}, which it inherits; nothing of it was imported.", target: im.Record.Id);
         return new ImportStep { StepNumber = n, AgentCode = code, EnvironmentFeedback = feedback, Timestamp = ts, MetadataJson = m };
     }
 

@@ -30,6 +30,13 @@ internal sealed class TrajectoryImport : IDisposable
         ArgumentNullException.ThrowIfNull(record);
         FleIds.Validate(record.Id);
         FleIds.Validate(record.TaskId, "task id");
+        if (record.ParentId is { } parent)
+        {
+            FleIds.Validate(parent);
+            if (record.ForkStepNumber is not >= 0)
+                throw new FleException(FleErrorIds.ImportFileInvalid, FleErrorKind.InvalidData,
+                    $"Trajectory '{record.Id}' names a parent but no fork step number; nothing of it was imported.", target: record.Id);
+        }
         return new TrajectoryImport(target, record, FleJson.NormalizeObject(record.MetadataJson), onConflict, progress);
     }
 
@@ -51,6 +58,11 @@ internal sealed class TrajectoryImport : IDisposable
     public static FleException Conflict(string location, string id) => new(FleErrorIds.ImportConflict, FleErrorKind.AlreadyExists,
         $"Trajectory '{id}' already exists in {location}; nothing of it was imported.", target: id)
     { RecommendedAction = "Skip the existing trajectory, or replace it whole." };
+
+    /// <summary>A fork whose parent the target does not hold.</summary>
+    public static FleException ParentMissing(string location, FleExportRecord rec) => new(FleErrorIds.ImportParentMissing, FleErrorKind.NotFound,
+        $"Trajectory '{rec.Id}' is a fork of '{rec.ParentId}' at step {rec.ForkStepNumber}, which {location} does not hold; nothing of it was imported.", target: rec.Id)
+    { RecommendedAction = "Import its ancestors first (an export of the fork brings them, before it)." };
 
     /// <summary>A record with a step number twice: nothing of the trajectory is imported.</summary>
     public static FleException StepTwice(string id, long stepNumber, Exception inner) => new(FleErrorIds.ImportFileInvalid, FleErrorKind.InvalidData,
@@ -80,6 +92,15 @@ internal sealed class TrajectoryImport : IDisposable
     /// one that has it, to check them before they are committed.
     /// </summary>
     public Codec.StateCodec Codec { get; private set; } = new();
+
+    /// <summary>
+    /// The keyframe the target already holds that the record's states may start from (a fork's inherited keyframe, or
+    /// the trajectory's own before an append), read when the first state is encoded; null: the import makes its own.
+    /// </summary>
+    public Func<(long Id, byte[] Stored)?>? StoredKeyframe { get; set; }
+
+    /// <summary>Reads a dictionary row of the target (a keyframe stored against a root keyframe needs its root).</summary>
+    public Func<long, byte[]?>? LoadStoredDictionary { get; set; }
     public List<long> ReplacedDictionaries { get; } = [];
     public long Steps;
     public long States;
@@ -180,6 +201,9 @@ internal sealed class TrajectoryImport : IDisposable
                 throw Conflict(target.Location, Record.Id);
         }
         var id = new { id = Record.Id };
+        if (await conn.ExecuteScalarAsync<string?>(new CommandDefinition("SELECT id FROM trajectories WHERE parent_id = @id ORDER BY id LIMIT 1", id, tx,
+                commandType: System.Data.CommandType.Text, cancellationToken: ct)).ConfigureAwait(false) is { } child)
+            throw FleStore.HasForks(Record.Id, $"'{child}' reads steps through it, so it cannot be replaced; nothing of it was imported");
         ReplacedDictionaries.AddRange(await conn.QueryAsync<long>(new CommandDefinition("SELECT id FROM state_dictionaries WHERE trajectory_id = @id", id, tx,
             commandType: System.Data.CommandType.Text, cancellationToken: ct)).ConfigureAwait(false));
         await conn.ExecuteAsync(new CommandDefinition("DELETE FROM trajectories WHERE id = @id", id, tx, commandType: System.Data.CommandType.Text, cancellationToken: ct))

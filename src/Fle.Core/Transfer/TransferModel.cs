@@ -42,7 +42,7 @@ public sealed class FleExportRecord
     public static FleExportRecord FromSteps(FleTrajectory t, IReadOnlyList<FleExportStep> steps, string? source = null) => new(_ => ToAsync(steps))
     {
         Id = t.Id, TaskId = t.TaskId, Status = t.Status, StartTime = t.StartTime, EndTime = t.EndTime,
-        MetadataJson = t.MetadataJson, StepCount = steps.Count, Source = source ?? t.Source,
+        MetadataJson = t.MetadataJson, StepCount = steps.Count, Source = source ?? t.Source, ParentId = t.ParentId, ForkStepNumber = t.ForkStepNumber,
     };
 
     /// <summary>The trajectory id (binds to -TrajectoryId / -Id of other cmdlets).</summary>
@@ -54,8 +54,14 @@ public sealed class FleExportRecord
     public string MetadataJson { get; init; } = "{}";
     public IDictionary<string, object?> Metadata => FleJson.ToDictionary(MetadataJson);
 
-    /// <summary>Number of steps when the record was read.</summary>
+    /// <summary>Number of steps when the record was read (a fork's own steps: it inherits the rest from its ancestors' records).</summary>
     public long StepCount { get; init; }
+
+    /// <summary>The trajectory this one is a fork of (its record comes first in an export), or null.</summary>
+    public string? ParentId { get; init; }
+
+    /// <summary>A fork's last inherited step, or null.</summary>
+    public long? ForkStepNumber { get; init; }
 
     /// <summary>Where the record comes from (a database location or an export file).</summary>
     public string? Source { get; init; }

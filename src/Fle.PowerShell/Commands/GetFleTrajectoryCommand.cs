@@ -41,8 +41,40 @@ public sealed class GetFleTrajectoryCommand : FleCmdlet
     [ValidateRange(1, int.MaxValue)]
     public int? First { get; set; }
 
+    /// <summary>Only the forks of this trajectory (with -Recurse: its whole subtree, forks of forks too).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TrajectoryIdCompleter))]
+    [TrajectoryIdTransformation]
+    public string? ParentId { get; set; }
+
+    /// <summary>With -ParentId: the forks of the forks too, to any depth.</summary>
+    [Parameter]
+    public SwitchParameter Recurse { get; set; }
+
+    /// <summary>With -Id: each trajectory's chain of ancestors up to its root, root first, the trajectory last.</summary>
+    [Parameter]
+    public SwitchParameter IncludeAncestors { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        if (Recurse && ParentId is null)
+            ThrowTerminatingError(Usage("-Recurse lists a subtree: give its root with -ParentId.", "Add -ParentId <id>."));
+        if (IncludeAncestors && !MyInvocation.BoundParameters.ContainsKey(nameof(Id)) && !MyInvocation.ExpectingInput)
+            ThrowTerminatingError(Usage("-IncludeAncestors lists the ancestors of given trajectories: give them with -Id (or from the pipeline).", "Add -Id <id>."));
+    }
+
+    private static ErrorRecord Usage(string message, string action) => FleErrorRecord(FleErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, message, null, action);
+
     protected override void ProcessRecord()
     {
+        if (IncludeAncestors && Id is not null)
+        {
+            foreach (var id in Id)
+                if (TryRun(ct => Store.GetAncestryAsync(id, ct), out var chain, id))
+                    WriteObject(chain, enumerateCollection: true);
+            return;
+        }
         if (Id is null)
         {
             WriteAll(Store.QueryTrajectoriesAsync(Query(null, null), CancelToken));
@@ -64,10 +96,11 @@ public sealed class GetFleTrajectoryCommand : FleCmdlet
         }
     }
 
-    private bool Filtered => TaskId is not null || Status is not null || After is not null || Before is not null;
+    private bool Filtered => TaskId is not null || Status is not null || After is not null || Before is not null || ParentId is not null;
 
     private FleTrajectoryQuery Query(string[]? ids, string? prefix) => new()
     {
         Ids = ids, IdPrefix = prefix, TaskId = TaskId, Status = Status, After = After, Before = Before, First = First,
+        ParentId = ParentId, Recursive = Recurse,
     };
 }

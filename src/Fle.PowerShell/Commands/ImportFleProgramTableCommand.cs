@@ -58,7 +58,10 @@ public sealed class ImportFleProgramTableCommand : FleProgressCmdlet
 
     private FleImportDecision DecideRun(FleProgramRun run)
     {
-        var action = !run.Exists ? $"Import {run.NewRows} rows as a new trajectory"
+        var action = !run.Exists
+            ? run.ParentTrajectoryId is { } parent
+                ? $"Import {run.NewRows} rows as a new fork of trajectory '{parent}' at step {run.ForkStepNumber}"
+                : $"Import {run.NewRows} rows as a new trajectory"
             : run.NewRows > 0 ? $"Import {run.NewRows} new rows into the existing trajectory"
             : "Update the status, end time and metadata of the existing trajectory";
         var numbering = run.PositionFromStep is { } p ? $"{run.StepNumbering}, by position from step {p}" : run.StepNumbering.ToString();

@@ -29,6 +29,10 @@ public sealed class RemoveFleTrajectoryCommand : FleCmdlet
     [ValidateSet("Completed", "Failed")]
     public string? Status { get; set; }
 
+    /// <summary>Remove a trajectory with forks together with its whole subtree (without it, such a trajectory is FleTrajectoryHasForks).</summary>
+    [Parameter(ParameterSetName = ById)]
+    public SwitchParameter Recurse { get; set; }
+
     /// <summary>Return nothing (default) or the removed trajectories' ids.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -42,16 +46,26 @@ public sealed class RemoveFleTrajectoryCommand : FleCmdlet
             var query = new FleTrajectoryQuery { EndedBefore = cutoff, Status = status };
             var old = Run(ct => Fle.Core.Storage.FleStore.ToListAsync(Store.QueryTrajectoriesAsync(query, ct)));
             WriteVerbose($"{old.Count} finished trajectories ended before {cutoff:u}.");
-            foreach (var t in old) Remove(t.Id, $"trajectory '{t.Id}' (task {t.TaskId}, {t.Status}, ended {t.EndTime:u}, {t.StepCount} steps)");
+            // Forks first, so an old tree goes leaf by leaf; a trajectory whose forks are kept (newer, or running) stays.
+            foreach (var t in Fle.Core.Storage.FleStore.ForksFirst(old))
+                Remove(t.Id, $"trajectory '{t.Id}' (task {t.TaskId}, {t.Status}, ended {t.EndTime:u}, {t.StepCount} steps)", false, keepWithForks: true);
             return;
         }
-        foreach (var id in Id) Remove(id, $"trajectory '{id}' and all its steps and game states");
+        foreach (var id in Id)
+            Remove(id, Recurse ? $"trajectory '{id}' and every fork under it, with all their steps and game states" : $"trajectory '{id}' and all its steps and game states",
+                Recurse);
     }
 
-    private void Remove(string id, string description)
+    private void Remove(string id, string description, bool recurse, bool keepWithForks = false)
     {
         if (!ShouldProcess(description, "Remove")) return;
-        if (!TryRun(ct => Store.DeleteTrajectoryAsync(id, ct), out var removed, id)) return;
+        bool Kept(FleException e)
+        {
+            if (!keepWithForks || e.ErrorId != FleErrorIds.TrajectoryHasForks) return false;
+            WriteWarning($"Kept trajectory '{id}': forks that are not being removed read steps through it.");
+            return true;
+        }
+        if (!TryRun(ct => Store.DeleteTrajectoryAsync(id, recurse, ct), out var removed, id, Kept)) return;
         if (!removed)
         {
             WriteFleError(FleErrorIds.TrajectoryNotFound, ErrorCategory.ObjectNotFound, $"Trajectory '{id}' was not found in {Store.Location}.", id);

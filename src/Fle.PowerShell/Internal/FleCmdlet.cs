@@ -89,7 +89,8 @@ public abstract class FleCmdletBase : PSCmdlet, IDisposable
     }
 
     /// <summary>Run engine work for one pipeline item: a FleException becomes a non-terminating error and null is returned.</summary>
-    protected bool TryRun<T>(Func<CancellationToken, Task<T>> work, out T result, object? target = null)
+    /// <remarks><paramref name="handled"/> takes the errors the cmdlet reports its own way (true: no error record).</remarks>
+    protected bool TryRun<T>(Func<CancellationToken, Task<T>> work, out T result, object? target = null, Func<FleException, bool>? handled = null)
     {
         try
         {
@@ -98,7 +99,7 @@ public abstract class FleCmdletBase : PSCmdlet, IDisposable
         }
         catch (FleException e) when (!IsFatal(e))
         {
-            WriteError(ToErrorRecord(e, target));
+            if (handled?.Invoke(e) != true) WriteError(ToErrorRecord(e, target));
             result = default!;
             return false;
         }
@@ -174,6 +175,10 @@ public abstract class FleCmdletBase : PSCmdlet, IDisposable
 
     /// <summary>A non-terminating error with a Fle error id.</summary>
     protected void WriteFleError(string errorId, ErrorCategory category, string message, object? target, string? recommendedAction = null)
+        => WriteError(FleErrorRecord(errorId, category, message, target, recommendedAction));
+
+    /// <summary>An error record with a Fle error id (for WriteError or ThrowTerminatingError).</summary>
+    protected static ErrorRecord FleErrorRecord(string errorId, ErrorCategory category, string message, object? target, string? recommendedAction = null)
     {
         var kind = category switch
         {
@@ -185,8 +190,27 @@ public abstract class FleCmdletBase : PSCmdlet, IDisposable
         };
         var record = new ErrorRecord(new FleException(errorId, kind, message, target: target), errorId, category, target);
         if (recommendedAction is not null) record.ErrorDetails = new ErrorDetails(message) { RecommendedAction = recommendedAction };
-        WriteError(record);
+        return record;
     }
+
+    /// <summary>
+    /// ShouldProcess for the one destructive path of a cmdlet whose other paths are of lower impact: it asks as a
+    /// cmdlet of ConfirmImpact High would ($ConfirmPreference High, the default, asks; -Confirm:$false does not;
+    /// -WhatIf tells).
+    /// </summary>
+    protected bool ShouldProcessHighImpact(string target, string action)
+    {
+        if (!ShouldProcess(target, action)) return false; // -WhatIf, or -Confirm (asked there)
+        if (MyInvocation.BoundParameters.ContainsKey("Confirm")) return true;
+        var declared = GetType().GetCustomAttributes(typeof(CmdletAttribute), false).OfType<CmdletAttribute>().FirstOrDefault()?.ConfirmImpact ?? ConfirmImpact.Medium;
+        var preference = LanguagePrimitives.TryConvertTo<ConfirmImpact>(GetVariableValue("ConfirmPreference"), out var p) ? p : ConfirmImpact.High;
+        if (preference == ConfirmImpact.None || preference > ConfirmImpact.High || preference <= declared) return true; // no prompt, or ShouldProcess asked
+        return ShouldContinue($"Are you sure you want to perform this action?\nPerforming the operation \"{action}\" on target \"{target}\".", "Confirm",
+            ref _yesToAll, ref _noToAll);
+    }
+
+    private bool _yesToAll;
+    private bool _noToAll;
 
     protected void ThrowFle(FleException e) => ThrowTerminatingError(ToErrorRecord(e));
 }

@@ -25,6 +25,10 @@ internal static class PowerShellWording
         [FleErrorIds.SourceInvalid] = "Point -Path at FLE's SQLite file (SQLITE_DB_FILE, default .fle/data.db) or -ConnectionString at FLE's PostgreSQL database.",
         [FleErrorIds.ReportNoTrajectory] = "Give existing trajectory ids (Get-FleTrajectory lists them).",
         [FleErrorIds.ReportTooManyTrajectories] = "Narrow the selection (Get-FleTrajectory -TaskId ... -First 10), or make one report per group.",
+        [FleErrorIds.StepInherited] = "Save the fork's own steps after its fork point (Get-FleTrajectory shows ForkStepNumber), or fork at an earlier step with New-FleTrajectory -ParentId -ForkStepNumber.",
+        [FleErrorIds.LaterStepsExist] = "Add -Fork to resume a fork at that step and keep the history, or -DiscardLaterSteps to delete the later steps.",
+        [FleErrorIds.TrajectoryHasForks] = "Add -Recurse to remove it with its whole subtree (Get-FleTrajectory -ParentId <id> -Recurse lists it), or remove the forks first.",
+        [FleErrorIds.ImportParentMissing] = "Export the fork with its ancestors (Export-FleData exports them when given the fork), or import the parent first.",
         [FleErrorIds.NotADatabase] = "Check SQLITE_DB_FILE (or -Path), or restore the file with Restore-FleDatabase from a backup.",
     };
 

@@ -43,14 +43,14 @@ public sealed class PostgresContractTests(PostgresBackendFixture fixture) : Stor
         };
         await using var store = await FleStore.OpenAsync(new FleSettingsOverrides { Environment = env, WorkingDirectory = Db.Folder });
         Assert.Equal(FleBackend.Postgres, store.Backend);
-        Assert.Equal(1, store.SchemaVersion);
+        Assert.Equal(2, store.SchemaVersion);
         Assert.Equal($"{b.Username}@{b.Host}:{b.Port}/{Pg.Database}", store.Location);
         var t = await store.CreateTrajectoryAsync("via-env");
         await store.SaveCheckpointAsync(new FleStepInput { TrajectoryId = t.Id, StepNumber = 0, GameState = GameState(82, 0, 3_000) });
 
         Assert.Equal(1, await Db.CountAsync("SELECT COUNT(*) FROM public.trajectories WHERE id = @id", ("@id", t.Id)));
-        Assert.Equal(1, await Db.CountAsync("SELECT MAX(version) FROM public.fle_schema_version"));
-        Assert.Equal(1, await Db.CountAsync("SELECT COUNT(*) FROM public.fle_schema_version"));
+        Assert.Equal(2, await Db.CountAsync("SELECT MAX(version) FROM public.fle_schema_version"));
+        Assert.Equal(2, await Db.CountAsync("SELECT COUNT(*) FROM public.fle_schema_version"));
         Assert.False(await Store.TrajectoryExistsAsync(t.Id)); // the test's own schema is separate
         if (!string.IsNullOrEmpty(b.Password))
         {

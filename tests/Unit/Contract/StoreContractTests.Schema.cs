@@ -8,13 +8,16 @@ namespace Fle.Tests.Contract;
 public abstract partial class StoreContractTests
 {
     [ContractFact]
-    public async Task A_new_database_gets_schema_version_1_recorded_once()
+    public async Task A_new_database_gets_every_schema_version_recorded_once()
     {
-        Assert.Equal(1, Store.SchemaVersion);
-        Assert.Equal(1, await Db.CountAsync("SELECT MAX(version) FROM fle_schema_version"));
-        Assert.Equal(1, await Db.CountAsync("SELECT COUNT(*) FROM fle_schema_version"));
-        Assert.NotNull(await Db.ScalarAsync("SELECT description FROM fle_schema_version WHERE version = 1"));
-        Assert.NotNull(await Db.ScalarAsync("SELECT applied_at FROM fle_schema_version WHERE version = 1"));
+        Assert.Equal(2, Store.SchemaVersion);
+        Assert.Equal(2, await Db.CountAsync("SELECT MAX(version) FROM fle_schema_version"));
+        Assert.Equal(2, await Db.CountAsync("SELECT COUNT(*) FROM fle_schema_version"));
+        foreach (var v in new[] { 1, 2 })
+        {
+            Assert.NotNull(await Db.ScalarAsync($"SELECT description FROM fle_schema_version WHERE version = {v}"));
+            Assert.NotNull(await Db.ScalarAsync($"SELECT applied_at FROM fle_schema_version WHERE version = {v}"));
+        }
         foreach (var table in new[] { "trajectories", "steps", "game_states", "state_dictionaries" })
             Assert.Equal(0, await Db.CountAsync($"SELECT COUNT(*) FROM {table}"));
 
@@ -22,8 +25,8 @@ public abstract partial class StoreContractTests
         var t = await NewTrajectoryAsync();
         await CheckpointAsync(t.Id, 0, GameState(61, 0, 3_000));
         var again = await OpenStoreAsync();
-        Assert.Equal(1, again.SchemaVersion);
-        Assert.Equal(1, await Db.CountAsync("SELECT COUNT(*) FROM fle_schema_version"));
+        Assert.Equal(2, again.SchemaVersion);
+        Assert.Equal(2, await Db.CountAsync("SELECT COUNT(*) FROM fle_schema_version"));
         SameBytes(GameState(61, 0, 3_000), (await again.GetLatestCheckpointAsync(t.Id))!.GameState, "after reopening");
     }
 
@@ -39,7 +42,7 @@ public abstract partial class StoreContractTests
         Assert.NotNull(e.RecommendedAction);
 
         // nothing was changed by the refused open
-        Assert.Equal(2, await Db.CountAsync("SELECT COUNT(*) FROM fle_schema_version"));
+        Assert.Equal(3, await Db.CountAsync("SELECT COUNT(*) FROM fle_schema_version"));
         Assert.Equal(1, await Db.CountAsync("SELECT COUNT(*) FROM trajectories"));
     }
 }

@@ -13,11 +13,11 @@ public static class StoreSnapshot
         var lines = new List<string>();
         foreach (var t in (await store.GetAllTrajectoriesAsync()).OrderBy(t => t.Id, StringComparer.Ordinal))
         {
-            lines.Add($"T|{t.Id}|{t.TaskId}|{t.Status}|{t.StartTime.Ticks}|{t.EndTime?.Ticks}|{Canon(t.MetadataJson)}|{t.StepCount}");
+            lines.Add($"T|{t.Id}|{t.TaskId}|{t.Status}|{t.StartTime.Ticks}|{t.EndTime?.Ticks}|{Canon(t.MetadataJson)}|{t.StepCount}|{t.ParentId}@{t.ForkStepNumber}");
             await foreach (var s in store.GetStepsAsync(t.Id, FleStepRange.All, includeGameState: true))
             {
                 var cp = s as FleCheckpoint;
-                lines.Add($"S|{t.Id}#{s.StepNumber}|{s.AgentCode}|{s.EnvironmentFeedback}|{s.Timestamp.Ticks}|{Canon(s.MetadataJson)}|{Sha(s.GameState)}|{cp?.StateTimestamp.Ticks}");
+                lines.Add($"S|{t.Id}#{s.StepNumber}<{s.StoredIn}|{s.AgentCode}|{s.EnvironmentFeedback}|{s.Timestamp.Ticks}|{Canon(s.MetadataJson)}|{Sha(s.GameState)}|{cp?.StateTimestamp.Ticks}");
             }
         }
         return lines;

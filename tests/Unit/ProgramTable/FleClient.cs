@@ -87,7 +87,7 @@ public static class FleClient
 
 /// <summary>What FLE's client wrote for one Program: the row's id and created_at as it returned them, the wall clock around the call, and the texts it sent.</summary>
 public sealed record FleWrittenRow(long Id, string CreatedAt, double T0, double T1, string? StateJson, string ConversationJson, string Meta,
-    string AchievementsJson, double Depth)
+    string AchievementsJson, double Depth, long? ParentId = null)
 {
     public DateTime Before => DateTime.UnixEpoch.AddSeconds(T0);
     public DateTime After => DateTime.UnixEpoch.AddSeconds(T1);
@@ -256,6 +256,23 @@ public static class FleOps
         ["meta_extra"] = metaExtra ?? new Dictionary<string, object?>(), ["turns"] = Math.Max(1, depth / 2),
         ["token_usage"] = 3150 + depth, ["completion_token_usage"] = 150 + depth, ["prompt_token_usage"] = 3000, ["ticks"] = 600 * depth,
         ["achievements"] = new { @static = new Dictionary<string, int> { ["iron-plate"] = depth * 10 }, dynamic = new Dictionary<string, int>() },
+    };
+
+    public const string SearchDescription = "model:gpt-4o\ntype:iron_plate_throughput\nsearch:mcts";
+
+    /// <summary>
+    /// One Program as FLE's search algorithms write it (fle/eval/algorithms/mcts/mcts.py, beam/beam_search.py): meta
+    /// {text_response, model} without process_id (<paramref name="chunk"/>: none at all, as chunked_mcts.py), instance -1
+    /// unless given, depth the conversation's length (MCTS) or 2 × the beam depth; the parent either as <paramref name="parent"/>,
+    /// the index of an earlier program op of the same write, or as <paramref name="parentId"/>.
+    /// </summary>
+    public static Dictionary<string, object?> Search(int version, int depth, string code, int? stateTick, int? parent = null, long? parentId = null,
+        int instance = -1, bool chunk = false, double value = 1.0, int technologies = 40, string description = SearchDescription) => new()
+    {
+        ["op"] = "program", ["version"] = version, ["instance"] = instance, ["depth"] = depth, ["code"] = code, ["meta"] = chunk ? "none" : "search",
+        ["state"] = stateTick is { } t ? new { tick = t, technologies } : null, ["version_description"] = description, ["value"] = value,
+        ["raw_reward"] = value, ["response"] = $"('{code}' ran)", ["turns"] = Math.Max(1, depth / 2), ["parent"] = parent, ["parent_id"] = parentId,
+        ["token_usage"] = 3150 + depth, ["completion_token_usage"] = 150 + depth, ["prompt_token_usage"] = 3000, ["ticks"] = 600 * depth,
     };
 
     public static object Update(long id, object set) => new { op = "update", id, set };

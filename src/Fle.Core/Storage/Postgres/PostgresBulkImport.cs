@@ -43,10 +43,10 @@ internal static class PostgresBulkImport
                     cancellationToken: ct, commandType: CommandType.Text)).ConfigureAwait(false) is null)
                 throw FleException.TrajectoryNotFound(rec.Id);
         }
-        else if (!await InsertTrajectoryAsync(conn, tx, im, ct).ConfigureAwait(false))
+        else if (!await InsertTrajectoryAsync(store, conn, tx, im, ct).ConfigureAwait(false))
         {
             if (!await im.MakeRoomAsync(store, conn, tx, ct).ConfigureAwait(false)) return im.Skipped();
-            if (!await InsertTrajectoryAsync(conn, tx, im, ct).ConfigureAwait(false))
+            if (!await InsertTrajectoryAsync(store, conn, tx, im, ct).ConfigureAwait(false))
                 throw new InvalidOperationException("The trajectory could not be replaced.");
             replaced = true;
         }
@@ -120,14 +120,21 @@ internal static class PostgresBulkImport
         return im.Result(replaced);
     }
 
-    private static async Task<bool> InsertTrajectoryAsync(NpgsqlConnection conn, NpgsqlTransaction tx, TrajectoryImport im, CancellationToken ct)
+    private static async Task<bool> InsertTrajectoryAsync(PostgresProvider store, NpgsqlConnection conn, NpgsqlTransaction tx, TrajectoryImport im, CancellationToken ct)
     {
         var rec = im.Record;
-        return await conn.ExecuteScalarAsync<int?>(new CommandDefinition(PostgresDialect.Instance.Text.InsertTrajectoryRow + " ON CONFLICT (id) DO NOTHING RETURNING 1", new
+        try
         {
-            id = rec.Id, task_id = rec.TaskId, start_time = FleClock.Truncate(rec.StartTime), end_time = rec.EndTime is { } e ? FleClock.Truncate(e) : (DateTime?)null,
-            status = im.Status, metadata = im.MetadataJson,
-        }, tx, cancellationToken: ct, commandType: CommandType.Text)).ConfigureAwait(false) is not null;
+            return await conn.ExecuteScalarAsync<int?>(new CommandDefinition(PostgresDialect.Instance.Text.InsertTrajectoryRow + " ON CONFLICT (id) DO NOTHING RETURNING 1", new
+            {
+                id = rec.Id, task_id = rec.TaskId, start_time = FleClock.Truncate(rec.StartTime), end_time = rec.EndTime is { } e ? FleClock.Truncate(e) : (DateTime?)null,
+                status = im.Status, metadata = im.MetadataJson, parent_id = rec.ParentId, fork_step_number = rec.ForkStepNumber,
+            }, tx, cancellationToken: ct, commandType: CommandType.Text)).ConfigureAwait(false) is not null;
+        }
+        catch (PostgresException e) when (e.SqlState == "23503" && rec.ParentId is not null)
+        {
+            throw TrajectoryImport.ParentMissing(store.Location, rec);
+        }
     }
 
     private static async Task<long[]> NextIdsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string table, int n, CancellationToken ct)
@@ -173,7 +180,7 @@ internal static class PostgresBulkImport
                 await w.WriteAsync(stepId, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
                 await w.WriteAsync(s.StepNumber, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
                 await w.WriteAsync((short)s.StateCodec, NpgsqlDbType.Smallint, ct).ConfigureAwait(false);
-                if (s.StateDictionaryKey is { } k) await w.WriteAsync(ImportDictionary.Resolve(dictIds, k), NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+                if (s.DictionaryId(dictIds) is { } d) await w.WriteAsync(d, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
                 else await w.WriteNullAsync(ct).ConfigureAwait(false);
                 await w.WriteAsync(s.StateRawSize, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
                 await w.WriteAsync(s.StateData!, NpgsqlDbType.Bytea, ct).ConfigureAwait(false);

@@ -18,11 +18,26 @@ internal sealed partial class PostgresProvider
     /// <summary>pg_dump -Fc when pg_dump is found (FLE_PG_BIN, PATH, /usr/lib/postgresql/*/bin); else the engine writes an export file.</summary>
     public override FleBackupKind PlannedBackupKind => PgTools.Find("pg_dump") is not null ? FleBackupKind.PgDump : FleBackupKind.FleExport;
 
-    /// <summary>pg_dump -Fc (restorable with the standard pg_restore); the password goes in PGPASSWORD, never on its command line.</summary>
+    /// <summary>
+    /// pg_dump -Fc (restorable with the standard pg_restore) of the database, or, when Fle's tables are in a schema
+    /// other than public, of that schema alone (the others are another store's or another program's: not Fle's to back
+    /// up, nor to replace on a restore). The password goes in PGPASSWORD, never on its command line.
+    /// </summary>
     public override async Task BackupAsync(string path, CancellationToken ct)
     {
         FleFiles.CreateOwnerOnly(path).Dispose();
+        string schema;
+        await using (var conn = await OpenConnectionAsync(ct).ConfigureAwait(false))
+        await using (var cmd = conn.CreateCommand())
+        {
+            cmd.CommandText = "SELECT current_schema()";
+            schema = (string)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        }
         var args = PgTools.ConnectionArgs(Settings);
+        // The public schema (the spec's layout) is dumped as pg_dump does by default, so that pg_restore loads the
+        // archive into an empty database (with -n public it would create the schema that exists there). Another schema
+        // alone: -n takes a pattern; quoted, the name is taken literally (a double quote doubled).
+        if (schema != "public") args.AddRange(["-n", "\"" + schema.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""]);
         args.AddRange(["-Fc", "-f", path]);
         await PgTools.RunAsync(PgTools.Find("pg_dump")!, args, Settings, FleErrorIds.BackupFailed, "pg_dump", ct).ConfigureAwait(false);
     }

@@ -113,7 +113,7 @@ internal sealed partial class PostgresProvider
             if (rooted && !newDict) continue;
             var watch = notify == NotifyMode.None ? "" : WatchCtes(notify) + ", ";
             var returned = notify == NotifyMode.None ? "" : WatchColumns;
-            var ok = rooted ? "ok AS (SELECT 1 WHERE EXISTS (SELECT 1 FROM state_dictionaries WHERE id = @root AND trajectory_id = @t AND raw_size = @rsize)), " : "";
+            var ok = rooted ? $"ok AS (SELECT 1 WHERE EXISTS (SELECT 1 FROM state_dictionaries WHERE id = @root AND raw_size = @rsize AND trajectory_id IN {SqlText.LineageIds("@t")})), " : "";
             var from = rooted ? " FROM ok" : "";
             var step = $"INSERT INTO steps ({stepCols}) "
                 + (rooted ? $"SELECT {stepValues} FROM ok" : $"VALUES ({stepValues})")

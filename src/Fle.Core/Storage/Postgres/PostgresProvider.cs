@@ -167,4 +167,9 @@ internal sealed class PostgresDialect : SqlDialect
         => $"({column}{string.Concat(path.SkipLast(1).Select(p => $"->'{p}'"))}->>'{path[^1]}')";
 
     public override string JsonPathJson(string column, params string[] path) => $"({column}{string.Concat(path.Select(p => $"->'{p}'"))})::text";
+
+    public override string JsonNumber(string column, string keyParameter)
+        => $"(CASE WHEN jsonb_typeof({column} -> {keyParameter}::text) = 'number' THEN ({column} ->> {keyParameter}::text)::numeric END)";
+
+    public override string JsonKey(string key) => key;
 }

@@ -63,6 +63,14 @@ internal static class PostgresSchema
             "CREATE UNIQUE INDEX idx_game_state_trajectory_step ON game_states (trajectory_id, step_number)",
             "CREATE INDEX idx_game_state_dictionary ON game_states (dictionary_id)",
         ]),
+        new(2, "trajectories that branch: parent and fork step",
+        [
+            // A fork reads its parent's steps 0..fork_step_number through the parent; deleting a parent that has forks is
+            // refused by the foreign key (no ON DELETE action).
+            "ALTER TABLE trajectories ADD COLUMN parent_id text REFERENCES trajectories (id)",
+            "ALTER TABLE trajectories ADD COLUMN fork_step_number bigint CHECK (fork_step_number >= 0)",
+            "ALTER TABLE trajectories ADD CONSTRAINT trajectories_fork_check CHECK ((parent_id IS NULL) = (fork_step_number IS NULL))",
+            "CREATE INDEX idx_trajectory_parent ON trajectories (parent_id)",
+        ]),
     ];
-
 }

@@ -28,11 +28,19 @@ internal static class SqliteBulkImport
         var sql = SqliteDialect.Instance.Text;
         if (!im.Append)
         {
-            await conn.ExecuteAsync(new CommandDefinition(sql.InsertTrajectoryRow, new
+            try
             {
-                id = rec.Id, task_id = rec.TaskId, start_time = store.TimeParameter(rec.StartTime),
-                end_time = rec.EndTime is { } e ? store.TimeParameter(e) : null, status = im.Status, metadata = im.MetadataJson,
-            }, tx, cancellationToken: ct, commandType: CommandType.Text)).ConfigureAwait(false);
+                await conn.ExecuteAsync(new CommandDefinition(sql.InsertTrajectoryRow, new
+                {
+                    id = rec.Id, task_id = rec.TaskId, start_time = store.TimeParameter(rec.StartTime),
+                    end_time = rec.EndTime is { } e ? store.TimeParameter(e) : null, status = im.Status, metadata = im.MetadataJson,
+                    parent_id = rec.ParentId, fork_step_number = rec.ForkStepNumber,
+                }, tx, cancellationToken: ct, commandType: CommandType.Text)).ConfigureAwait(false);
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode == 19 && e.SqliteExtendedErrorCode == 787 && rec.ParentId is not null)
+            {
+                throw TrajectoryImport.ParentMissing(store.Location, rec);
+            }
         }
 
         await using var dict = Prepare(conn, tx, sql.InsertDictionary, Tables.StateDictionaries.Data);
@@ -63,7 +71,7 @@ internal static class SqliteBulkImport
                 }
                 if (!s.HasState) continue;
                 Set(state, ("step_id", stepId), ("step_number", s.StepNumber), ("codec", (short)s.StateCodec),
-                    ("dictionary_id", s.StateDictionaryKey is { } k ? ImportDictionary.Resolve(dictIds, k) : null),
+                    ("dictionary_id", s.DictionaryId(dictIds)),
                     ("raw_size", s.StateRawSize), ("state_data", s.StateData), ("timestamp", store.TimeParameter(s.StateTimestamp)));
                 await state.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }

@@ -167,7 +167,7 @@ internal sealed partial class SqliteProvider
                 _state = Prepare(UpsertState, Tables.GameStates.Data);
                 _deleteState = Prepare("DELETE FROM game_states WHERE step_id = @step_id", ["step_id"]);
                 _commit = Prepare("COMMIT", []);
-                _rootStored = Prepare("SELECT 1 FROM state_dictionaries WHERE id = @id AND trajectory_id = @trajectory_id AND raw_size = @raw_size",
+                _rootStored = Prepare($"SELECT 1 FROM state_dictionaries WHERE id = @id AND raw_size = @raw_size AND trajectory_id IN {SqlText.LineageIds("@trajectory_id")}",
                     ["id", "trajectory_id", "raw_size"]);
                 _walHook = SqliteNative.TrackWalFrames(_conn, _walFrames); // instead of SQLite's automatic checkpoints
             }

@@ -163,5 +163,11 @@ internal sealed class SqliteDialect : SqlDialect
     // json_extract gives objects and arrays as JSON text, scalars as their SQL values.
     public override string JsonPathJson(string column, params string[] path) => JsonPathText(column, path);
 
+    public override string JsonNumber(string column, string keyParameter)
+        => $"(CASE WHEN json_type({column}, {keyParameter}) IN ('integer', 'real') THEN json_extract({column}, {keyParameter}) END)";
+
+    // A JSON path that quotes the key: '$."a b"' (a key may hold any character; a quote is escaped for the path).
+    public override string JsonKey(string key) => "$.\"" + key.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
     private static string JsonPath(string[] path) => "$" + string.Concat(path.Select(p => "." + p));
 }

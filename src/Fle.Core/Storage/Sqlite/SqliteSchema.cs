@@ -64,6 +64,13 @@ internal static class SqliteSchema
             "CREATE UNIQUE INDEX idx_game_state_trajectory_step ON game_states (trajectory_id, step_number)",
             "CREATE INDEX idx_game_state_dictionary ON game_states (dictionary_id)",
         ]),
+        new(2, "trajectories that branch: parent and fork step",
+        [
+            // A fork reads its parent's steps 0..fork_step_number through the parent; deleting a parent that has forks is
+            // refused by the foreign key (no ON DELETE action).
+            "ALTER TABLE trajectories ADD COLUMN parent_id TEXT REFERENCES trajectories (id)",
+            "ALTER TABLE trajectories ADD COLUMN fork_step_number INTEGER CHECK (fork_step_number >= 0)",
+            "CREATE INDEX idx_trajectory_parent ON trajectories (parent_id)",
+        ]),
     ];
-
 }
