@@ -51,7 +51,7 @@ public sealed partial class FleStore
                 if (newest <= last) continue; // a commit of another trajectory, or a status change
                 await foreach (var step in StreamAsync(includeGameState ? Sql.SelectStepsWithState : Sql.SelectSteps,
                     [("@t", trajectoryId), ("@from", last + 1), ("@to", long.MaxValue)], CommandBehavior.SequentialAccess, trajectoryId,
-                    r => ReadStep(r, includeGameState), cancellationToken).ConfigureAwait(false))
+                    r => ReadStep(r, includeGameState, trajectoryId), cancellationToken).ConfigureAwait(false))
                 {
                     last = step.StepNumber;
                     seen++;
@@ -64,11 +64,14 @@ public sealed partial class FleStore
         }
     }
 
-    /// <summary>Whether the trajectory is running, and its highest step number (-1: none) — one small indexed read.</summary>
+    /// <summary>
+    /// Whether the trajectory is running, and its highest step number (a fork without steps of its own: its fork step;
+    /// -1: none) — one small indexed read. A fork's new steps are its own rows.
+    /// </summary>
     private async Task<(bool Running, long Last)> ReadWatchedAsync(string trajectoryId, bool watching, CancellationToken cancellationToken)
     {
         var row = await DbAsync((conn, ct) => conn.QuerySingleOrDefaultAsync<(string Status, long? Last)?>(Cmd(
-            "SELECT t.status, (SELECT MAX(s.step_number) FROM steps s WHERE s.trajectory_id = t.id) FROM trajectories t WHERE t.id = @t",
+            "SELECT t.status, COALESCE((SELECT MAX(s.step_number) FROM steps s WHERE s.trajectory_id = t.id), t.fork_step_number) FROM trajectories t WHERE t.id = @t",
             new { t = trajectoryId }, ct)), trajectoryId, cancellationToken).ConfigureAwait(false);
         if (row is not { } r)
         {

@@ -107,6 +107,28 @@ public abstract partial class StoreContractTests
         Assert.Contains("deleted while it was watched", e.Message, StringComparison.Ordinal);
     }
 
+    [ContractFact]
+    public async Task A_watch_of_a_fork_returns_the_forks_new_steps_not_its_parents()
+    {
+        var root = await NewTrajectoryAsync();
+        for (var n = 0; n < 6; n++) await CheckpointAsync(root.Id, n, GameState(8, n, 6_000));
+        var fork = await Store.CreateForkAsync(root.Id, 3);
+        var other = await OpenStoreAsync();
+        var watch = await StartWatchAsync(Store, fork.Id, includeGameState: true);
+        Assert.Contains(watch.Progress, p => p.Status.Contains("(step 3 is the last saved)", StringComparison.Ordinal));
+
+        await CheckpointAsync(root.Id, 6, GameState(8, 6, 6_000), other);           // the parent goes on: not the fork's
+        for (var n = 4; n < 7; n++) await CheckpointAsync(fork.Id, n, GameState(8, 100 + n, 6_000), other);
+        await other.CompleteTrajectoryAsync(fork.Id);
+        await watch.Run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var got = watch.Got.Select(g => g.Step).ToList();
+        Assert.Equal(new long[] { 4, 5, 6 }, got.Select(s => s.StepNumber));
+        Assert.All(got, s => Assert.Equal(fork.Id, s.TrajectoryId));
+        Assert.All(got, s => Assert.Equal(fork.Id, s.StoredIn));
+        foreach (var s in got) SameBytes(GameState(8, 100 + (int)s.StepNumber, 6_000), Assert.IsType<FleCheckpoint>(s).GameState, $"fork step {s.StepNumber}");
+    }
+
     // ------------------------------------------------------------------ helpers
 
     /// <summary>A watch running on the thread pool: what it returned (and when), its progress reports.</summary>
