@@ -26,6 +26,7 @@
         'Get-FleStep'
         'Measure-FleStep'
         'Get-FleCheckpoint'
+        'Watch-FleTrajectory'
         'Import-FleProgramTable'
         'Export-FleData'
         'Export-FleReport'

@@ -254,8 +254,13 @@ public sealed partial class FleStore : IAsyncDisposable, IDisposable
     private async Task<FleTrajectory> SetStatusAsync(string id, FleTrajectoryStatus status, DateTime? end, CancellationToken cancellationToken)
     {
         FleIds.Validate(id);
-        var n = await DbAsync((conn, ct) => conn.ExecuteAsync(Cmd("UPDATE trajectories SET status = @status, end_time = @end WHERE id = @id",
-            new { status = StatusText(status), end = end is { } e ? Provider.TimeParameter(e) : null, id }, ct)), id, cancellationToken).ConfigureAwait(false);
+        var n = await DbAsync(async (conn, ct) =>
+        {
+            var rows = await conn.ExecuteAsync(Cmd("UPDATE trajectories SET status = @status, end_time = @end WHERE id = @id",
+                new { status = StatusText(status), end = end is { } e ? Provider.TimeParameter(e) : null, id }, ct)).ConfigureAwait(false);
+            if (rows > 0) await Provider.NotifyChangedAsync(conn, id, ct).ConfigureAwait(false); // a watch of it ends now
+            return rows;
+        }, id, cancellationToken).ConfigureAwait(false);
         if (n == 0) throw FleException.TrajectoryNotFound(id);
         return await GetTrajectoryAsync(id, cancellationToken).ConfigureAwait(false) ?? throw FleException.TrajectoryNotFound(id);
     }

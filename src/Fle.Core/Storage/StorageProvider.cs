@@ -79,6 +79,20 @@ internal abstract class StorageProvider : IAsyncDisposable
     /// <summary>Write one trajectory of an import in one transaction on <paramref name="conn"/> (see <see cref="TrajectoryImport"/>).</summary>
     public abstract Task<FleImportItemResult> BulkImportAsync(DbConnection conn, TrajectoryImport import, CancellationToken ct);
 
+    // ------------------------------------------------------------------ watching
+
+    /// <summary>
+    /// Start noticing changes that may concern a trajectory (see <see cref="ChangeWatch"/>): SQLite polls PRAGMA
+    /// data_version, PostgreSQL LISTENs on a connection of its own.
+    /// </summary>
+    public abstract Task<ChangeWatch> WatchAsync(string trajectoryId, CancellationToken ct);
+
+    /// <summary>
+    /// After a change that a watch would not notice by itself (a trajectory's status, made on <paramref name="conn"/>):
+    /// tell the watches of that trajectory. Nothing to do where a watch sees every commit (SQLite).
+    /// </summary>
+    public virtual Task NotifyChangedAsync(DbConnection conn, string trajectoryId, CancellationToken ct) => Task.CompletedTask;
+
     // ------------------------------------------------------------------ backup and restore
 
     /// <summary>Where backups go by default.</summary>

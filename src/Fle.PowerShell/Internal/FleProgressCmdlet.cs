@@ -28,6 +28,30 @@ public abstract class FleProgressCmdlet : FleCmdlet
         return ok;
     }
 
+    /// <summary>
+    /// Write what the engine produces to the pipeline as it comes, with the engine's progress: the engine enumerates on the
+    /// worker thread and each item is written here, on the pipeline thread, when it arrives. A FleException becomes a
+    /// non-terminating error (and false), a fatal one a terminating error, as in TryRunWithProgress. <paramref name="each"/>
+    /// sees each item on the pipeline thread before it is written.
+    /// </summary>
+    protected bool TryWriteAllWithProgress<T>(Func<IProgress<FleProgress>, CancellationToken, IAsyncEnumerable<T>> source, object? target = null,
+        Action<T>? each = null)
+    {
+        Pump(async (ctx, ct) =>
+        {
+            await foreach (var item in source(ctx.Progress, ct).WithCancellation(ct).ConfigureAwait(false))
+            {
+                ctx.Post(() =>
+                {
+                    each?.Invoke(item);
+                    WriteObject(item);
+                });
+            }
+            return true;
+        }, target, terminating: false, out var ok);
+        return ok;
+    }
+
     /// <summary>Run engine work that also calls back into the pipeline (errors, warnings, ShouldProcess) through the context.</summary>
     private protected T RunOnWorker<T>(Func<WorkContext, CancellationToken, Task<T>> work, object? target = null)
         => Pump(work, target, terminating: true, out _)!;

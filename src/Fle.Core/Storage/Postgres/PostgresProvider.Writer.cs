@@ -8,12 +8,13 @@ namespace Fle.Core.Storage.Postgres;
 
 /// <summary>
 /// The hot write path: one statement per save (a CTE that writes the keyframe row, the step and its state), typed
-/// parameters and automatic preparation (hand-written, not Dapper: it runs once per checkpoint).
+/// parameters and automatic preparation (hand-written, not Dapper: it runs once per checkpoint). While someone watches
+/// the database, the statement also notifies the watches (PostgresProvider.Watch.cs).
 /// </summary>
 internal sealed partial class PostgresProvider
 {
     private const int MaxTransientRetries = 5;
-    private static readonly Dictionary<(bool NewDict, bool State, bool Overwrite, bool Rooted), string> WriteSql = BuildWriteSql();
+    private static readonly Dictionary<(bool NewDict, bool State, bool Overwrite, bool Rooted, NotifyMode Notify), string> WriteSql = BuildWriteSql();
 
     public override async Task<(long StepId, long StateId, long? NewDictionaryId)> WriteStepAsync(
         FleStepInput input, string metadataJson, DateTime timestamp, EncodedState? state, CancellationToken ct)
@@ -57,7 +58,8 @@ internal sealed partial class PostgresProvider
         await using var conn = (NpgsqlConnection)await OpenConnectionAsync(ct).ConfigureAwait(false);
         var newDict = state?.NewDictionaryData is not null;
         var root = newDict ? state!.NewDictionaryRoot : null;
-        await using var cmd = new NpgsqlCommand(WriteSql[(newDict, state is not null, input.Overwrite, root is not null)], conn);
+        var notify = NotifyModeNow();
+        await using var cmd = new NpgsqlCommand(WriteSql[(newDict, state is not null, input.Overwrite, root is not null, notify)], conn);
         cmd.Parameters.Add(new NpgsqlParameter<string>("t", NpgsqlDbType.Text) { TypedValue = input.TrajectoryId });
         cmd.Parameters.Add(new NpgsqlParameter<long>("n", NpgsqlDbType.Bigint) { TypedValue = input.StepNumber });
         cmd.Parameters.Add(new NpgsqlParameter<string>("code", NpgsqlDbType.Text) { TypedValue = input.AgentCode });
@@ -85,20 +87,23 @@ internal sealed partial class PostgresProvider
         var stepId = r.GetInt64(0);
         var stateId = r.IsDBNull(1) ? 0 : r.GetInt64(1);
         long? dictId = newDict && !r.IsDBNull(2) ? r.GetInt64(2) : null;
+        if (notify == NotifyMode.IfWatched) SawWatchers(r.GetBoolean(3));
         return (stepId, stateId, dictId);
     }
 
     /// <summary>
     /// The statement of every kind of write, built from <see cref="Tables"/>. A new keyframe compressed against the
     /// trajectory's root keyframe (rooted) writes nothing at all unless that root is still stored: every insert selects
-    /// from "ok", and the caller sees no row (<see cref="RootKeyframeGoneException"/>).
+    /// from "ok", and the caller sees no row (<see cref="RootKeyframeGoneException"/>). Each also comes in the notifying
+    /// forms (<see cref="NotifyMode"/>): <see cref="WatchCtes"/> first, <see cref="WatchColumns"/> returned.
     /// </summary>
-    private static Dictionary<(bool, bool, bool, bool), string> BuildWriteSql()
+    private static Dictionary<(bool, bool, bool, bool, NotifyMode), string> BuildWriteSql()
     {
         var steps = Tables.Steps;
         var stepCols = steps.List(steps.Data);
         var stepValues = "@t, @n, @code, @fb, @ts, @meta";
-        var map = new Dictionary<(bool, bool, bool, bool), string>();
+        var map = new Dictionary<(bool, bool, bool, bool, NotifyMode), string>();
+        foreach (var notify in Enum.GetValues<NotifyMode>())
         foreach (var newDict in new[] { false, true })
         foreach (var withState in new[] { false, true })
         foreach (var overwrite in new[] { false, true })
@@ -106,6 +111,8 @@ internal sealed partial class PostgresProvider
         {
             if (newDict && !withState) continue;
             if (rooted && !newDict) continue;
+            var watch = notify == NotifyMode.None ? "" : WatchCtes(notify) + ", ";
+            var returned = notify == NotifyMode.None ? "" : WatchColumns;
             var ok = rooted ? $"ok AS (SELECT 1 WHERE EXISTS (SELECT 1 FROM state_dictionaries WHERE id = @root AND raw_size = @rsize AND trajectory_id IN {SqlText.LineageIds("@t")})), " : "";
             var from = rooted ? " FROM ok" : "";
             var step = $"INSERT INTO steps ({stepCols}) "
@@ -116,8 +123,8 @@ internal sealed partial class PostgresProvider
             if (!withState)
             {
                 sql = overwrite
-                    ? $"WITH s AS ({step}), del AS (DELETE FROM game_states WHERE step_id IN (SELECT id FROM s)) SELECT id, NULL::bigint, NULL::bigint FROM s"
-                    : $"{step}, NULL::bigint, NULL::bigint";
+                    ? $"WITH {watch}s AS ({step}), del AS (DELETE FROM game_states WHERE step_id IN (SELECT id FROM s)) SELECT id, NULL::bigint, NULL::bigint{returned} FROM s"
+                    : (notify == NotifyMode.None ? "" : $"WITH {WatchCtes(notify)} ") + $"{step}, NULL::bigint, NULL::bigint{returned}";
             }
             else
             {
@@ -128,10 +135,10 @@ internal sealed partial class PostgresProvider
                 var conflict = overwrite
                     ? " ON CONFLICT (step_id) DO UPDATE SET " + TableDef.Excluded(["codec", "dictionary_id", "raw_size", "state_data", "timestamp"])
                     : "";
-                sql = $"WITH {dict}s AS ({step}) INSERT INTO game_states ({Tables.GameStates.List(Tables.GameStates.Data)}) " +
-                      $"SELECT @t, s.id, @n, @codec, {dictRef}, @size, @data, @ts FROM s{conflict} RETURNING step_id, id, dictionary_id";
+                sql = $"WITH {watch}{dict}s AS ({step}) INSERT INTO game_states ({Tables.GameStates.List(Tables.GameStates.Data)}) " +
+                      $"SELECT @t, s.id, @n, @codec, {dictRef}, @size, @data, @ts FROM s{conflict} RETURNING step_id, id, dictionary_id{returned}";
             }
-            map[(newDict, withState, overwrite, rooted)] = sql;
+            map[(newDict, withState, overwrite, rooted, notify)] = sql;
         }
         return map;
     }
