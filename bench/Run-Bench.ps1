@@ -15,8 +15,8 @@ param(
     [switch]$Quick,
     # Also run LangGraph's checkpointers (bench/peers; node >= 20 and npm) in section 4, on the same steps.
     [switch]$Peers,
-    # Only these sections (1-8; default all), e.g. -Section 6, 7 for the two imports.
-    [ValidateRange(1, 8)][int[]]$Section = @(1, 2, 3, 4, 5, 6, 7, 8)
+    # Only these sections (1-9; default all), e.g. -Section 6, 7 for the two imports.
+    [ValidateRange(1, 9)][int[]]$Section = @(1, 2, 3, 4, 5, 6, 7, 8, 9)
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -36,9 +36,9 @@ $stamp = (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHHmmssZ')
 # The pwsh loop (section 4) writes 300 steps in both variants, as the issue's comparison with LangGraph did; the full run
 # makes more, smaller-noise blocks of them. Start-up (section 5): medians of 7 (quick) or 11 alternating runs.
 $cfg = if ($Quick) {
-    @{ CodecSteps = 400; WriteSteps = 300; Rounds = 3; Samples = 400; LoopSteps = 300; LoopBlocks = 5; StartupReps = 7; ExportSizes = @(800, 2000); ProgramSizes = @(1100, 2200); ProgramReps = 3; History = 100000 }
+    @{ CodecSteps = 400; WriteSteps = 300; Rounds = 3; Samples = 400; LoopSteps = 300; LoopBlocks = 5; StartupReps = 7; ExportSizes = @(800, 2000); ProgramSizes = @(1100, 2200); ProgramReps = 3; History = 100000; ForkSamples = 300 }
 } else {
-    @{ CodecSteps = 1000; WriteSteps = 1000; Rounds = 5; Samples = 2000; LoopSteps = 300; LoopBlocks = 6; StartupReps = 11; ExportSizes = @(1000, 4000); ProgramSizes = @(2200, 4400); ProgramReps = 5; History = 100000 }
+    @{ CodecSteps = 1000; WriteSteps = 1000; Rounds = 5; Samples = 2000; LoopSteps = 300; LoopBlocks = 6; StartupReps = 11; ExportSizes = @(1000, 4000); ProgramSizes = @(2200, 4400); ProgramReps = 5; History = 100000; ForkSamples = 1000 }
 }
 
 Write-Host "==> Build bench/Fle.Bench ($Configuration)"
@@ -202,6 +202,14 @@ try {
         $result["history_$backend"] = Measure-LargeHistory -Pwsh $Pwsh -ModulePath $ModulePath -BenchDll $Dll -Backend $backend -DataDir $Data -PgAdmin $pg -Size $cfg.History
     }
     }
+    if ($Section -contains 9) {
+    Write-Host "`n==> 9. Forks (issue 14): a fork of a 1,000-step trajectory, 100 forks x 5 steps, latest checkpoint on a fork vs the root"
+    foreach ($backend in 'sqlite', 'postgres') {
+        $j = Join-Path $Data "forks-$backend.json"
+        Invoke-Bench @('forks', '--backend', $backend, '--steps', 1000, '--forks', 100, '--fork-steps', 5, '--samples', $cfg.ForkSamples, '--dir', $Data, '--pg', $pg, '--json', $j)
+        $result["forks_$backend"] = Read-Json $j
+    }
+    }
 } finally {
     Stop-FleTestPostgres $server
     Remove-Item -Recurse -Force $Data -ErrorAction SilentlyContinue
@@ -286,6 +294,16 @@ foreach ($b in 'sqlite', 'postgres') {
         $lines += ("[{0}] {1}: {2:N0}/s, peak RSS {3:N0} MB (before: {4:N0} MB), live heap {5:N2} -> {6:N2} MB over the stream   (goal flat, live heap grows <= 1 MB: {7})" -f `
             $b, $what, $r.per_s, $r.peak_rss_mb, $r.rss_before_mb, $r.live_heap_mb[0], $r.live_heap_mb[-1], (Goal ($r.live_growth_mb -le 1)))
     }
+}
+foreach ($b in 'sqlite', 'postgres') {
+    if (-not ($f = $result["forks_$b"])) { continue }
+    $lines += ("[{0}] fork of a {1:N0}-step trajectory: median {2:F3} ms, {3:N0} B before steps of its own ({4:P3} of the parent's {5:N0} B)   (goal: no copy of the parent's steps: {6})" -f `
+        $b, $f.parent_steps, $f.fork_ms_median, $f.bytes_per_fork, ($f.bytes_per_fork / $f.parent_bytes), $f.parent_bytes, (Goal ($f.bytes_per_fork -lt $f.parent_bytes_per_step)))
+    $lines += ("[{0}] {1} forks x {2} steps: {3:N0} B/step vs the parent's {4:N0} B/step = {5:N2}x   (goal <= 1.5x: {6})" -f `
+        $b, $f.forks, $f.fork_steps, $f.fork_bytes_per_step, $f.parent_bytes_per_step, $f.fork_to_parent_bytes_per_step, (Goal ($f.fork_to_parent_bytes_per_step -le 1.5)))
+    $lines += ("[{0}] latest checkpoint: fork {1:F3} ms vs root {2:F3} ms = {3:N2}x (goal <= 1.5x: {4}); a fork without steps of its own {5:F3} ms vs the root's step there {6:F3} ms = {7:N2}x (goal <= 1.5x: {8})" -f `
+        $b, $f.latest_fork_ms_median, $f.latest_root_ms_median, $f.latest_fork_to_root, (Goal ($f.latest_fork_to_root -le 1.5)),
+        $f.latest_bare_fork_ms_median, $f.root_at_fork_step_ms_median, $f.latest_bare_fork_to_root_at_fork_step, (Goal ($f.latest_bare_fork_to_root_at_fork_step -le 1.5)))
 }
 $lines | Write-Host
 $result.summary = $lines

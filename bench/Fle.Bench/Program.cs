@@ -24,6 +24,7 @@ try
         "history" => await Commands.History(opts),
         "profile" => await Commands.Profile(opts),
         "profile-keyframe" => Commands.ProfileKeyframe(opts),
+        "forks" => await Commands.Forks(opts),
         _ => Usage(),
     };
 }
@@ -37,7 +38,7 @@ static int Run(Action a) { a(); return 0; }
 
 static int Usage()
 {
-    Console.Error.WriteLine("Fle.Bench codec|write|bytes|baseline-block|latency|dump-workload|populate|programs|pgdb|disk|history|profile [--key value ...] (bench/Run-Bench.ps1 drives it)");
+    Console.Error.WriteLine("Fle.Bench codec|write|bytes|baseline-block|latency|dump-workload|populate|programs|pgdb|disk|history|profile|forks [--key value ...] (bench/Run-Bench.ps1 drives it)");
     return 64;
 }
 

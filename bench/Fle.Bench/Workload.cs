@@ -43,11 +43,11 @@ public sealed record WorkloadOptions
 public sealed class FleWorkload
 {
     private readonly WorkloadOptions _o;
-    private readonly Random _rng;
-    private readonly List<Tech> _techs = new();
-    private readonly List<Entity> _entities = new();
-    private readonly List<List<(string Name, byte[] Value)>> _namespaces = new();
-    private readonly List<SortedDictionary<string, int>> _inventories = new();
+    private Random _rng;
+    private List<Tech> _techs = new();
+    private List<Entity> _entities = new();
+    private List<List<(string Name, byte[] Value)>> _namespaces = new();
+    private List<SortedDictionary<string, int>> _inventories = new();
     private string? _entityBlob;
     private int _currentResearch;
     private double _researchProgress;
@@ -71,6 +71,22 @@ public sealed class FleWorkload
             foreach (var item in Items) inv[item] = _rng.Next(0, 200);
             _inventories.Add(inv);
         }
+    }
+
+    /// <summary>
+    /// A copy of this generator at its current step that goes on with its own random numbers (<paramref name="seed"/>):
+    /// what a fork of a run looks like, the same game up to the fork point, another path after it.
+    /// </summary>
+    public FleWorkload Branch(int seed)
+    {
+        var b = (FleWorkload)MemberwiseClone();
+        b._rng = new Random(seed);
+        // the clone shares the lists: give it its own (entities and technologies change in place)
+        b._techs = _techs.Select(t => t.Copy()).ToList();
+        b._entities = _entities.Select(e => e.Copy()).ToList();
+        b._namespaces = _namespaces.Select(ns => new List<(string Name, byte[] Value)>(ns)).ToList();
+        b._inventories = _inventories.Select(inv => new SortedDictionary<string, int>(inv, StringComparer.Ordinal)).ToList();
+        return b;
     }
 
     public IEnumerable<BenchStep> Take(int count)
@@ -303,6 +319,7 @@ public sealed class FleWorkload
         public int UnitCount;
         public int UnitEnergy;
         public bool Researched;
+        public Tech Copy() => (Tech)MemberwiseClone();
 
         public void Write(StringBuilder sb)
         {
@@ -325,6 +342,7 @@ public sealed class FleWorkload
         public int Direction, Fuel, Output, Health;
         public double DropDx, DropDy, Energy;
         public required string Status;
+        public Entity Copy() => (Entity)MemberwiseClone();
 
         public void Write(StringBuilder sb)
         {

@@ -247,8 +247,11 @@ public sealed partial class FleStore
             var chain = await RequireLineageAsync(trajectoryId, cancellationToken).ConfigureAwait(false);
             return SourceOf(Sources(chain), n) is { } src ? await ReadCheckpointRowAsync(trajectoryId, src.TrajectoryId, n, n, cancellationToken).ConfigureAwait(false) : null;
         }
-        // The latest: the trajectory's own rows first (the resume path of every run: one query); a fork's own steps all
-        // come after what it inherits, so only a fork without a state of its own reads further up.
+        // The latest of a fork this store knows: one query over its sources (its own steps come after what it inherits).
+        if (_lineage.TryGetValue(trajectoryId, out var known) && known.Length > 1)
+            return await ReadLatestOfViewAsync(trajectoryId, Sources(known), cancellationToken).ConfigureAwait(false);
+        // Else the trajectory's own rows first (the resume path of every run: one query, no lineage lookup); only a
+        // fork without a state of its own reads further up.
         if (await ReadCheckpointRowAsync(trajectoryId, trajectoryId, 0, long.MaxValue, cancellationToken).ConfigureAwait(false) is { } own) return own;
         foreach (var src in Enumerable.Reverse(Sources(await RequireLineageAsync(trajectoryId, cancellationToken).ConfigureAwait(false))))
         {
@@ -268,6 +271,23 @@ public sealed partial class FleStore
             Param(cmd, "@t", storedIn);
             Param(cmd, "@from", from);
             Param(cmd, "@to", to);
+            await using var r = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
+            return await r.ReadAsync(ct).ConfigureAwait(false) ? (FleCheckpoint)ReadStep(r, true, view) : null;
+        }, view, null, cancellationToken);
+
+    /// <summary>The latest checkpoint over a view's sources, in one query (see <see cref="SqlText.SelectLatestCheckpointOfView"/>).</summary>
+    private Task<FleCheckpoint?> ReadLatestOfViewAsync(string view, List<StepSource> sources, CancellationToken cancellationToken)
+        => RunAsync(async ct =>
+        {
+            await using var conn = await Provider.OpenConnectionAsync(ct).ConfigureAwait(false);
+            await using var cmd = Command(conn, Sql.SelectLatestCheckpointOfView(sources.Count));
+            for (var i = 0; i < sources.Count; i++)
+            {
+                var n = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                Param(cmd, "@t" + n, sources[i].TrajectoryId);
+                Param(cmd, "@from" + n, sources[i].From);
+                Param(cmd, "@to" + n, sources[i].To);
+            }
             await using var r = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
             return await r.ReadAsync(ct).ConfigureAwait(false) ? (FleCheckpoint)ReadStep(r, true, view) : null;
         }, view, null, cancellationToken);

@@ -133,6 +133,25 @@ internal sealed class SqlText
     /// <summary>The checkpoint with the highest step number in @from..@to of trajectory @t.</summary>
     public string SelectLatestCheckpoint { get; }
 
+
+    private readonly string?[] _latestOfView = new string?[16];
+
+    /// <summary>
+    /// The latest checkpoint of a fork's view in one statement: the id of the latest state in each of its
+    /// <paramref name="sources"/> (@t0/@from0/@to0 is the root's range, the last the fork's own), the fork's own first;
+    /// COALESCE stops at the first that has one (one index probe for a fork with states of its own). A fork's own steps
+    /// all come after what it inherits, so that is the view's latest.
+    /// </summary>
+    public string SelectLatestCheckpointOfView(int sources)
+    {
+        if (sources < _latestOfView.Length && _latestOfView[sources] is { } known) return known;
+        var probes = Enumerable.Range(0, sources).Reverse().Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"(SELECT x.id FROM game_states x WHERE x.trajectory_id = @t{i} AND x.step_number >= @from{i} AND x.step_number <= @to{i} ORDER BY x.step_number DESC LIMIT 1)"));
+        var sql = $"SELECT {StepColumns}{StateColumns} FROM game_states g JOIN steps s ON s.id = g.step_id WHERE g.id = COALESCE({string.Join(", ", probes)})";
+        if (sources < _latestOfView.Length) _latestOfView[sources] = sql;
+        return sql;
+    }
+
     /// <summary>A trajectory's status, end time and metadata (@status, @end, @metadata, @id).</summary>
     public string UpdateRecord { get; }
 

@@ -107,6 +107,10 @@ public abstract partial class StoreContractTests
         Assert.Equal([0, 1, 2, 3], (await Store.GetStepsAsync(b.Id).ToListAsync()).Select(s => s.StepNumber));
         Assert.All(await Store.GetStepsAsync(b.Id).ToListAsync(), s => Assert.Equal(root.Id, s.StoredIn));
         SameBytes(GameState(7, 3, 8_000), (await Store.GetLatestCheckpointAsync(b.Id))!.GameState, "b's latest is the root's step 3");
+        // the same from a store that has not seen the lineage (the latest is read source by source there, in one query here)
+        var cold = await OpenStoreAsync();
+        SameBytes(GameState(7, 3, 8_000), (await cold.GetLatestCheckpointAsync(b.Id))!.GameState, "b's latest, cold");
+        Assert.Equal((9L, c.Id), ((await cold.GetLatestCheckpointAsync(c.Id))!.StepNumber, (await cold.GetLatestCheckpointAsync(c.Id))!.StoredIn));
 
         // forking at a step the parent does not have, at a negative step, or of nothing
         var e = await ThrowsFle(FleErrorIds.StepNotFound, () => Store.CreateForkAsync(root.Id, 10));
@@ -120,6 +124,11 @@ public abstract partial class StoreContractTests
         Assert.Equal([root.Id, a.Id, c.Id], (await Store.GetAncestryAsync(c.Id)).Select(t => t.Id));
         Assert.Equal([root.Id], (await Store.GetAncestryAsync(root.Id)).Select(t => t.Id));
         await ThrowsFle(FleErrorIds.TrajectoryNotFound, () => Store.GetAncestryAsync("no-such-trajectory"));
+
+        // a fork whose own step has no state: its latest checkpoint is still inherited, from the one query as from the cold path
+        await Store.SaveStepAsync(new FleStepInput { TrajectoryId = b.Id, StepNumber = 4, AgentCode = "plain" });
+        Assert.Equal((3L, root.Id), ((await Store.GetLatestCheckpointAsync(b.Id))!.StepNumber, (await Store.GetLatestCheckpointAsync(b.Id))!.StoredIn));
+        Assert.Equal((3L, root.Id), ((await cold.GetLatestCheckpointAsync(b.Id))!.StepNumber, (await cold.GetLatestCheckpointAsync(b.Id))!.StoredIn));
     }
 
     [ContractFact]
