@@ -83,10 +83,10 @@ try {
         $j = Join-Path $Data "write-$backend.json"
         Invoke-Bench @('write', '--backend', $backend, '--steps', $cfg.WriteSteps, '--rounds', $cfg.Rounds, '--dir', $Data, '--pg', $pg, '--samples', [math]::Min(500, $cfg.Samples), '--json', $j)
         $result["write_$backend"] = Read-Json $j
-        Write-Host "  [$backend] bytes on disk of one trajectory written through the engine, 300 and 1,000 steps$(if ($backend -eq 'sqlite') { ' (and in a file created with page_size=1024, a study)' })"
+        Write-Host "  [$backend] bytes on disk of one trajectory written through the engine, 300 and 1,000 steps$(if ($backend -eq 'sqlite') { ' (and in a file created with 4 KiB pages first, as Fle 0.1.0 made them: a comparison)' })"
         $j = Join-Path $Data "bytes-$backend.json"
         $bargs = @('bytes', '--backend', $backend, '--sizes', '300,1000', '--dir', $Data, '--pg', $pg, '--json', $j)
-        if ($backend -eq 'sqlite') { $bargs += @('--page-size-study', 1024) }
+        if ($backend -eq 'sqlite') { $bargs += @('--page-size-study', 4096) }
         Invoke-Bench $bargs
         $result["bytes_$backend"] = Read-Json $j
         }
@@ -250,7 +250,7 @@ foreach ($b in 'sqlite', 'postgres') {
         $lines += ("  bytes on disk / raw       {0}   (goal <= 10%: {1})" -f (($plain | ForEach-Object { "{0:N0} steps {1:P2} ({2} keyframes of {0} states, {3} roots)" -f $_.steps, $_.fraction_of_raw, $_.keyframes, $_.roots }) -join ' | '),
             (Goal (@($plain | Where-Object { $_.fraction_of_raw -gt 0.10 }).Count -eq 0)))
         $study = @($by.runs | Where-Object { $_.study })
-        if ($study) { $lines += ("    study, a file created with page_size={0}: {1}   (not what Fle creates today; see bench/README.md)" -f $study[0].page_size, (($study | ForEach-Object { "{0:N0} steps {1:P2}" -f $_.steps, $_.fraction_of_raw }) -join ' | ')) }
+        if ($study) { $lines += ("    a file created with page_size={0} (Fle 0.1.0's files; new files get 1 KiB pages): {1}" -f $study[0].page_size, (($study | ForEach-Object { "{0:N0} steps {1:P2}" -f $_.steps, $_.fraction_of_raw }) -join ' | ')) }
     }
     if ($c -and $c.PSObject.Properties['peer']) {
         $p = $c.peer

@@ -36,6 +36,16 @@ public static partial class Commands
             basePreparedTarget = Path.Combine(dir, "baseline-prepared.db");
             foreach (var f in new[] { engineTarget, baseTarget, basePreparedTarget })
                 foreach (var x in new[] { f, f + "-wal", f + "-shm" }) File.Delete(x);
+            // a study: the engine's file created with another page size first (the engine keeps a file's page size)
+            if (o.Int("page-size", 0) is > 0 and var pageSize)
+            {
+                using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={engineTarget};Pooling=false");
+                c.Open();
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = $"PRAGMA page_size={pageSize}; CREATE TABLE bench_page_size (x); DROP TABLE bench_page_size;";
+                cmd.ExecuteNonQuery();
+                Log($"[{backend}] engine file created with page_size {pageSize} (study)");
+            }
         }
         else
         {

@@ -158,6 +158,48 @@ public sealed class SqliteContractTests(SqliteBackendFixture fixture) : StoreCon
     }
 
     [ContractFact]
+    public async Task New_files_have_1_KiB_pages_older_files_keep_theirs_and_a_4_KiB_backup_restores_into_a_1_KiB_file()
+    {
+        static long PageSize(string path)
+        {
+            using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=false;Mode=ReadOnly");
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "PRAGMA page_size";
+            return (long)cmd.ExecuteScalar()!;
+        }
+        Assert.Equal(Fle.Core.Storage.Sqlite.SqliteProvider.NewFilePageSize, PageSize(File.FilePath));
+
+        // a file with 4 KiB pages (as Fle 0.1.0 made them) is used as it is
+        var old = Path.Combine(File.Folder, "old-pages.db");
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={old};Pooling=false"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "PRAGMA page_size=4096; CREATE TABLE x (y); DROP TABLE x;";
+            cmd.ExecuteNonQuery();
+        }
+        string id;
+        await using (var o = await FleStore.OpenAsync(new FleSettings { SqlitePath = old }))
+        {
+            id = (await o.CreateTrajectoryAsync("old-pages")).Id;
+            for (var i = 0; i < 20; i++)
+                await o.SaveCheckpointAsync(new FleStepInput { TrajectoryId = id, StepNumber = i, AgentCode = $"print({i})", EnvironmentFeedback = "ok", GameState = RandomBytes(3000, i) });
+        }
+        Assert.Equal(4096, PageSize(old));
+
+        // restored into this (1 KiB) database: converted on the way, the live file keeps its page size, every state reads back
+        var t = await Store.CreateTrajectoryAsync("replaced");
+        await Store.RestoreAsync(old);
+        Assert.Equal(Fle.Core.Storage.Sqlite.SqliteProvider.NewFilePageSize, PageSize(File.FilePath));
+        Assert.False(await Store.TrajectoryExistsAsync(t.Id));
+        for (var i = 0; i < 20; i++) SameBytes(RandomBytes(3000, i), (await Store.GetCheckpointAsync(id, i))!.GameState, $"restored step {i}");
+        await Store.SaveCheckpointAsync(new FleStepInput { TrajectoryId = id, StepNumber = 20, AgentCode = "", EnvironmentFeedback = "", GameState = RandomBytes(3000, 20) });
+        Assert.Equal(21, await Store.CountStepsAsync(id));
+        Assert.Empty(Directory.GetFiles(File.Folder, "*.restore-*"));
+    }
+
+    [ContractFact]
     public async Task The_database_uses_WAL_and_enforces_foreign_keys_in_the_schema()
     {
         Assert.Equal("wal", (string?)await Db.ScalarAsync("PRAGMA journal_mode"));

@@ -68,7 +68,33 @@ internal sealed partial class SqliteProvider
                 throw new FleException(FleErrorIds.RestoreFailed, FleErrorKind.InvalidData, $"'{backup}' is not a Fle SQLite database ({e.Message}); nothing was restored.", e, backup);
             }
             using var dst = (SqliteConnection)OpenConnection();
-            src.BackupDatabase(dst);
+            // SQLite's backup into a WAL database needs the same page size (else SQLITE_READONLY): a backup made with another
+            // page size (a file from before 0.2.0 has 4 KiB pages) is copied, converted by VACUUM, and restored from there.
+            var pageSize = dst.ExecuteScalar<long>("PRAGMA page_size");
+            if (src.ExecuteScalar<long>("PRAGMA page_size") == pageSize)
+                src.BackupDatabase(dst);
+            else
+            {
+                var temp = $"{Settings.SqlitePath}.restore-{Guid.NewGuid():N}.tmp";
+                try
+                {
+                    CreateOwnerOnlyFile(temp);
+                    using (var conv = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = temp, Pooling = false }.ToString()))
+                    {
+                        conv.Open();
+                        src.BackupDatabase(conv);
+                        conv.ExecuteScalar("PRAGMA journal_mode=DELETE");
+                        conv.Execute($"PRAGMA page_size = {pageSize}", commandType: CommandType.Text);
+                        conv.Execute("VACUUM", commandType: CommandType.Text);
+                        conv.BackupDatabase(dst);
+                    }
+                }
+                finally
+                {
+                    foreach (var f in new[] { temp, temp + "-journal", temp + "-wal", temp + "-shm" })
+                        try { File.Delete(f); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+                }
+            }
             dst.ExecuteScalar("PRAGMA journal_mode=WAL");
         }, ct);
     }

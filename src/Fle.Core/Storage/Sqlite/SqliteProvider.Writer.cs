@@ -81,7 +81,7 @@ internal sealed partial class SqliteProvider
     // every CheckpointEveryCommits commits a PASSIVE checkpoint runs on a pooled connection on the thread pool,
     // alongside the writes (it never blocks them). A background checkpoint rarely catches up with a busy writer, though,
     // and only a checkpoint that has copied every frame lets the next write start the WAL from its beginning again. So
-    // the writer counts its WAL's frames (SQLite's WAL hook) and, once they reach RestartFrames, waits for a background
+    // the writer counts its WAL's frames (SQLite's WAL hook) and, once they reach RestartFrames (16 MiB of the file's pages), waits for a background
     // checkpoint still running (it holds the checkpoint lock) and runs one itself after that commit: cheap then, the
     // background ones copied almost everything. Its next write starts the WAL over, and journal_size_limit cuts the
     // file back. The WAL stays near RestartFrames pages whatever the number of saves, and however slowly the thread
@@ -90,7 +90,7 @@ internal sealed partial class SqliteProvider
     // self-contained (see SqliteOpenFiles).
 
     private const int CheckpointEveryCommits = 64;
-    internal const int RestartFrames = 4096; // 16 MiB of 4 KiB pages
+    internal const long RestartWalBytes = 16L << 20; // RestartFrames: 4,096 frames of 4 KiB pages, 16,384 of 1 KiB pages
     internal const long JournalSizeLimit = 16L << 20;
     private int _commitsSinceCheckpoint;
     private int _checkpointRunning;
@@ -99,7 +99,7 @@ internal sealed partial class SqliteProvider
     /// <summary>After each commit of the writer connection (under the write gate).</summary>
     private void AfterCommit(Writer w)
     {
-        if (w.WalFrames >= RestartFrames)
+        if (w.WalFrames >= w.RestartFrames)
         {
             try { _checkpoint.Wait(); } catch (AggregateException) { }
             w.Checkpoint();
@@ -153,6 +153,9 @@ internal sealed partial class SqliteProvider
         private readonly SqliteProvider _store;
         private readonly SqliteCommand _dict, _step, _overwrite, _state, _deleteState, _commit, _rootStored;
 
+        /// <summary>The WAL frames after which the writer restarts the WAL itself: RestartWalBytes of this file's pages.</summary>
+        public readonly int RestartFrames;
+
         public Writer(SqliteProvider store)
         {
             _store = store;
@@ -170,6 +173,9 @@ internal sealed partial class SqliteProvider
                 _rootStored = Prepare($"SELECT 1 FROM state_dictionaries WHERE id = @id AND raw_size = @raw_size AND trajectory_id IN {SqlText.LineageIds("@trajectory_id")}",
                     ["id", "trajectory_id", "raw_size"]);
                 _walHook = SqliteNative.TrackWalFrames(_conn, _walFrames); // instead of SQLite's automatic checkpoints
+                using var page = _conn.CreateCommand();
+                page.CommandText = "PRAGMA page_size";
+                RestartFrames = (int)(RestartWalBytes / Math.Max(512L, (long)page.ExecuteScalar()!));
             }
             catch
             {
