@@ -226,7 +226,10 @@ Describe 'Branching on <Name>' -ForEach $backends {
             Remove-FleTrajectory -Id $root.Id -Recurse -WhatIf @c
             Get-FleTestSnapshot -Target $target | Should -Be $before
 
-            Remove-FleTrajectory -Id $root.Id -Recurse -Confirm:$false @c
+            $removed = Remove-FleTrajectory -Id $root.Id -Recurse -Confirm:$false -PassThru @c
+            $removed[0] | Should -Be $root.Id -Because '-PassThru gives the trajectory first, then every fork removed with it'
+            $removed | Sort-Object | Should -Be (@($root.Id, $a.Id, $b.Id, $aa.Id) | Sort-Object)
+            [array]::IndexOf($removed, $a.Id) | Should -BeLessThan ([array]::IndexOf($removed, $aa.Id)) -Because 'a parent comes before its forks'
             foreach ($t in $root, $a, $b, $aa) { Get-FleTrajectory -Id $t.Id @c -ErrorAction SilentlyContinue | Should -BeNullOrEmpty }
             [int](Get-Sql "SELECT COUNT(*) FROM steps WHERE trajectory_id IN ('$($root.Id)', '$($a.Id)')") | Should -Be 0
         }

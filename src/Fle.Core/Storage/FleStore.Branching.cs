@@ -42,7 +42,7 @@ public sealed partial class FleStore
     /// <summary>The subtree under a trajectory (its forks, theirs, ...), as SQL of ids (@parent).</summary>
     private const string SubtreeSql =
         "WITH RECURSIVE sub(id, depth) AS (SELECT id, CAST(1 AS BIGINT) FROM trajectories WHERE parent_id = @parent " +
-        "UNION ALL SELECT t.id, s.depth + 1 FROM trajectories t JOIN sub s ON t.parent_id = s.id WHERE s.depth < 100000) SELECT id FROM sub";
+        "UNION ALL SELECT t.id, s.depth + 1 FROM trajectories t JOIN sub s ON t.parent_id = s.id WHERE s.depth < 100000) SELECT id FROM sub ORDER BY depth";
 
     /// <summary>A trajectory and its ancestors, root first; null when it does not exist.</summary>
     internal async Task<LineageNode[]?> GetLineageAsync(string id, CancellationToken cancellationToken)

@@ -211,27 +211,37 @@ public sealed partial class FleStore : IAsyncDisposable, IDisposable
     /// is FleTrajectoryHasForks, unless <paramref name="recurse"/> removes its whole subtree with it (one transaction).
     /// </summary>
     public async Task<bool> DeleteTrajectoryAsync(string id, bool recurse = false, CancellationToken cancellationToken = default)
+        => (await DeleteTrajectoriesAsync(id, recurse, cancellationToken).ConfigureAwait(false)).Count > 0;
+
+    /// <summary>
+    /// As <see cref="DeleteTrajectoryAsync(string, bool, CancellationToken)"/>, returning the ids removed: <paramref name="id"/>
+    /// first, then its forks (parents before their forks); empty when it did not exist.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> DeleteTrajectoriesAsync(string id, bool recurse = false, CancellationToken cancellationToken = default)
     {
         FleIds.Validate(id);
         var subtree = await SubtreeAsync(id, cancellationToken).ConfigureAwait(false);
         if (subtree.Count > 0 && !recurse)
             throw HasForks(id, $"{subtree.Count} trajectory(ies) read steps through it (first: '{subtree[0]}'). Remove its subtree with it, or remove the forks first");
-        var n = await DbAsync(async (conn, ct) =>
+        var removed = await DbAsync(async (conn, ct) =>
         {
             try
             {
                 // One statement: the foreign keys are checked at its end, when the whole subtree is gone.
-                return await conn.ExecuteAsync(Cmd(recurse ? $"DELETE FROM trajectories WHERE id = @parent OR id IN ({SubtreeSql})" : "DELETE FROM trajectories WHERE id = @parent",
-                    new { parent = id }, ct)).ConfigureAwait(false);
+                return (await conn.QueryAsync<string>(Cmd(recurse ? $"DELETE FROM trajectories WHERE id = @parent OR id IN ({SubtreeSql}) RETURNING id" : "DELETE FROM trajectories WHERE id = @parent RETURNING id",
+                    new { parent = id }, ct)).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
             }
             catch (Exception e) when (Provider.Translate(e, id) is { ErrorId: FleErrorIds.TrajectoryNotFound })
             {
                 throw HasForks(id, "a fork of it was created meanwhile"); // the foreign key of a fork refused the delete
             }
         }, id, cancellationToken).ConfigureAwait(false);
-        foreach (var gone in subtree.Append(id)) Codec.Forget(gone);
-        ForgetLineage(subtree.Append(id));
-        return n > 0;
+        foreach (var gone in subtree.Append(id).Concat(removed)) Codec.Forget(gone);
+        ForgetLineage(subtree.Append(id).Concat(removed));
+        // the given id, then the subtree in the order it was listed, then forks created meanwhile (removed with it)
+        var ordered = new[] { id }.Concat(subtree).Where(removed.Contains).ToList();
+        ordered.AddRange(removed.Except(ordered, StringComparer.Ordinal).Order(StringComparer.Ordinal));
+        return ordered;
     }
 
     /// <summary>Mark a trajectory completed or failed and set its end time.</summary>

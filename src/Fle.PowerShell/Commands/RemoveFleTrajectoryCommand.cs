@@ -33,7 +33,7 @@ public sealed class RemoveFleTrajectoryCommand : FleCmdlet
     [Parameter(ParameterSetName = ById)]
     public SwitchParameter Recurse { get; set; }
 
-    /// <summary>Return nothing (default) or the removed trajectories' ids.</summary>
+    /// <summary>Return nothing (default) or the removed trajectories' ids (with -Recurse: the trajectory's, then every fork removed with it).</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
@@ -65,13 +65,13 @@ public sealed class RemoveFleTrajectoryCommand : FleCmdlet
             WriteWarning($"Kept trajectory '{id}': forks that are not being removed read steps through it.");
             return true;
         }
-        if (!TryRun(ct => Store.DeleteTrajectoryAsync(id, recurse, ct), out var removed, id, Kept)) return;
-        if (!removed)
+        if (!TryRun(ct => Store.DeleteTrajectoriesAsync(id, recurse, ct), out var removed, id, Kept)) return;
+        if (removed.Count == 0)
         {
             WriteFleError(FleErrorIds.TrajectoryNotFound, ErrorCategory.ObjectNotFound, $"Trajectory '{id}' was not found in {Store.Location}.", id);
             return;
         }
-        WriteVerbose($"Removed trajectory '{id}'.");
-        if (PassThru) WriteObject(id);
+        WriteVerbose(removed.Count == 1 ? $"Removed trajectory '{id}'." : $"Removed trajectory '{id}' and {removed.Count - 1} fork(s) under it.");
+        if (PassThru) foreach (var gone in removed) WriteObject(gone);
     }
 }
