@@ -101,6 +101,18 @@ public static class FleJson
     /// <summary>Check that text is a JSON object and return it compact. Null or empty means {}.</summary>
     public static string NormalizeObject(string? json, string what = "metadata")
     {
+        // The text this thread normalized last is normalized already (a cmdlet checks the metadata before it calls the
+        // engine, which checks it again on the same thread): strings are immutable, so the same object needs no new parse.
+        if (json is not null && ReferenceEquals(json, t_lastNormalized)) return json;
+        var normalized = Normalize(json, what);
+        t_lastNormalized = normalized;
+        return normalized;
+    }
+
+    [ThreadStatic] private static string? t_lastNormalized;
+
+    private static string Normalize(string? json, string what)
+    {
         if (string.IsNullOrWhiteSpace(json)) return "{}";
         FleText.Validate(json, what);
         try
