@@ -70,11 +70,13 @@ public abstract class SaveStepCommandBase : FleCmdlet
         }
         var what = input.GameState is null ? "Save step" : "Save checkpoint";
         if (!ShouldProcess($"step {StepNumber} of trajectory '{TrajectoryId}'", Force ? what + " (overwrite)" : what)) return;
-        var ok = TryRun(ct => input.GameState is null ? Store.SaveStepAsync(input, ct) : SaveCheckpoint(input, ct), out var step, $"{TrajectoryId}#{StepNumber}");
+        // The engine's task itself (no async wrapper to make a Task<FleCheckpoint> a Task<FleStep>).
+        FleStep step;
+        bool ok;
+        if (input.GameState is null) ok = TryRun(ct => Store.SaveStepAsync(input, ct), out step, $"{TrajectoryId}#{StepNumber}");
+        else { ok = TryRun(ct => Store.SaveCheckpointAsync(input, ct), out var cp, $"{TrajectoryId}#{StepNumber}"); step = cp; }
         if (ok && PassThru) WriteObject(step);
     }
-
-    private async Task<FleStep> SaveCheckpoint(FleStepInput input, CancellationToken ct) => await Store.SaveCheckpointAsync(input, ct).ConfigureAwait(false);
 }
 
 /// <summary>save_step: save one agent step (program and feedback) without a game state.</summary>

@@ -36,8 +36,7 @@ internal static class PSConvert
             case byte[] bytes:
                 return bytes;
             case string s:
-                FleText.Validate(s, "game state");
-                return Encoding.UTF8.GetBytes(s);
+                return FleText.ToUtf8(s, "game state"); // validated while encoded
             case object[] arr when arr.Length > 0 && arr.All(o => Unwrap(o) is byte):
                 return arr.Select(o => (byte)Unwrap(o)!).ToArray();
             default:
