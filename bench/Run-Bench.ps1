@@ -252,12 +252,20 @@ foreach ($b in 'sqlite', 'postgres') {
         $study = @($by.runs | Where-Object { $_.study })
         if ($study) { $lines += ("    a file created with page_size={0} (Fle 0.1.0's files; new files get 1 KiB pages): {1}" -f $study[0].page_size, (($study | ForEach-Object { "{0:N0} steps {1:P2}" -f $_.steps, $_.fraction_of_raw }) -join ' | ')) }
     }
+    if ($c -and $w) {
+        $gap = 1000 / $c.cmdlet_checkpoints_per_s - 1000 / $w.engine_checkpoints_per_s
+        $lines += ("  the cmdlet path: Save-FleCheckpoint loop {0:F3} ms per call, engine (section 2) {1:F3} ms: {2:F3} ms per call more   (goal <= 0.25 ms: {3})" -f `
+            (1000 / $c.cmdlet_checkpoints_per_s), (1000 / $w.engine_checkpoints_per_s), $gap, (Goal ($gap -le 0.25)))
+    }
     if ($c -and $c.PSObject.Properties['peer']) {
         $p = $c.peer
         $engineRate = if ($w) { $w.engine_checkpoints_per_s } else { $null }
         $lines += ("  vs {0} ({1}; Fle: {2}), {3} steps in {4} blocks taking turns:" -f $p.name, $p.setting, $(if ($b -eq 'sqlite') { 'synchronous=NORMAL' } else { 'synchronous_commit=on' }), $c.steps, $c.blocks)
         $lines += ("    puts/s {0,9:N1} | Save-FleCheckpoint loop {1:N1} = {2:N2}x (goal >= 1.5x: {3}) | engine (section 2) {4} " -f $p.checkpoints_per_s, $c.cmdlet_checkpoints_per_s, $p.cmdlet_to_peer, (Goal ($p.cmdlet_to_peer -ge 1.5)),
             $(if ($engineRate) { "{0:N1} = {1:N2}x" -f $engineRate, ($engineRate / $p.checkpoints_per_s) } else { 'not measured' }))
+        if ($p.PSObject.Properties['cold_checkpoints_per_s']) {
+            $lines += ("    cold, the untimed warm-up of {0} steps in a fresh process: LangGraph {1:N1}/s | Save-FleCheckpoint loop {2:N1}/s = {3:N2}x" -f $c.steps, $p.cold_checkpoints_per_s, $c.cmdlet_cold_checkpoints_per_s, $p.cmdlet_to_peer_cold)
+        }
         $lines += ("    latest checkpoint: LangGraph getTuple {0:F3} ms | Get-FleCheckpoint -Latest {1:F3} ms{2}" -f $p.latest_ms_median, $c.cmdlet_latest_ms_median,
             $(if ($w) { " (engine, section 2: {0:F3} ms)" -f $w.full_states_latest_ms_median }))
         $lines += ("    bytes on disk / raw: LangGraph {0:P1} | Fle (the loop's database) {1:P2}" -f $p.fraction_of_raw, $c.cmdlet_fraction_of_raw)

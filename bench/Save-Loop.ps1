@@ -2,7 +2,8 @@
 # baseline in its two variants (a separate Fle.Bench process per block that times only its writes) and, with -PeerDir,
 # of LangGraph's checkpointer (one node process for the whole comparison, like this pwsh, fed block by block through its
 # stdin: bench/peers/langgraph.mjs --serve). Then the latest checkpoint read back (Get-FleCheckpoint -Latest, and the
-# peer's getTuple) and the bytes on disk of both. Prints one JSON object.
+# peer's getTuple) and the bytes on disk of both. Before the blocks, an untimed warm-up of Fle and of the peer (below).
+# Prints one JSON object.
 param(
     [Parameter(Mandatory)][string]$ModulePath,
     [Parameter(Mandatory)][ValidateSet('sqlite', 'postgres')][string]$Backend,
@@ -56,7 +57,28 @@ function Invoke-Peer([hashtable]$Command) {
     $line | ConvertFrom-Json
 }
 
+# Warm-up, untimed in the comparison, the same for Fle and LangGraph: the whole workload once, Fle into a database of
+# its own (the measured database holds only the timed run), LangGraph on a thread of its own. A run of an agent lasts
+# hours; the first few hundred calls of a fresh process (PowerShell's binder and the save path being compiled and
+# tiered up, V8 warming LangGraph's) are what this takes out. Their rates are kept and printed as the cold rates.
+function Invoke-FleLoop([object[]] $Steps, [string] $Id, $Connection) {
+    $extra = if ($Connection) { @{ Connection = $Connection } } else { @{} }
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    foreach ($s in $Steps) {
+        Save-FleCheckpoint -TrajectoryId $Id -StepNumber $s.n -AgentCode $s.code -EnvironmentFeedback $s.feedback -GameState $s.state -Metadata $s.meta @extra
+    }
+    $Steps.Count / $sw.Elapsed.TotalSeconds
+}
+$warmTarget = if ($Backend -eq 'sqlite') { Join-Path $DataDir 'pwsh-warmup.db' } else { & dotnet $BenchDll pgdb --pg $PgAdmin --name fle_bench_pwsh_warmup }
+if ($Backend -eq 'sqlite') { Remove-Item "$warmTarget*" -ErrorAction SilentlyContinue; $warm = Connect-FleDatabase -Type Sqlite -Path $warmTarget -NoDefault }
+else { $warm = Connect-FleDatabase -ConnectionString $warmTarget -NoDefault }
+
 try {
+    $fleCold = Invoke-FleLoop $steps (New-FleTrajectory -TaskId bench_warmup -Connection $warm).Id $warm
+    Disconnect-FleDatabase -Connection $warm
+    $peerCold = if ($peer) { (Invoke-Peer @{ from = 0; count = $steps.Count; thread = 'fle-bench-warmup' }).checkpoints_per_s }
+    [Console]::Error.WriteLine(("  [{0}] warm-up (untimed in the comparison), {1} steps: Save-FleCheckpoint {2:N1}/s{3}" -f $Backend, $steps.Count, $fleCold,
+        $(if ($peer) { "   LangGraph {0:N1}/s" -f $peerCold })))
     $run = New-FleTrajectory -TaskId bench_pwsh
     $size = [math]::Ceiling($steps.Count / $Blocks)
     $fle = @(); $base = @(); $prepared = @(); $lg = @()
@@ -65,13 +87,7 @@ try {
         $slice = @($steps | Select-Object -Skip $from -First $size)
         if ($slice.Count -eq 0) { break }
         $turns = @(
-            {
-                $sw = [Diagnostics.Stopwatch]::StartNew()
-                foreach ($s in $slice) {
-                    Save-FleCheckpoint -TrajectoryId $run.Id -StepNumber $s.n -AgentCode $s.code -EnvironmentFeedback $s.feedback -GameState $s.state -Metadata $s.meta
-                }
-                $script:fle += $slice.Count / $sw.Elapsed.TotalSeconds
-            }
+            { $script:fle += Invoke-FleLoop $slice $run.Id }
             {
                 foreach ($variant in 'default', 'prepared') {
                     $bargs = @('baseline-block', '--backend', $Backend, '--from', $from, '--count', $slice.Count)
@@ -111,13 +127,13 @@ $m = Median $fle; $mb = Median $base; $mp = Median $prepared
 $result = [ordered]@{ backend = $Backend; steps = $steps.Count; blocks = $Blocks; cmdlet_checkpoints_per_s = [math]::Round($m, 1)
     baseline_checkpoints_per_s = [math]::Round($mb, 1); cmdlet_to_baseline = [math]::Round($m / $mb, 3)
     baseline_prepared_checkpoints_per_s = [math]::Round($mp, 1); cmdlet_to_baseline_prepared = [math]::Round($m / $mp, 3)
-    cmdlet_latest_ms_median = [math]::Round((Median $reads), 4)
+    cmdlet_latest_ms_median = [math]::Round((Median $reads), 4); cmdlet_cold_checkpoints_per_s = [math]::Round($fleCold, 1)
     cmdlet_bytes_per_step = [math]::Round($disk / $steps.Count); raw_payload_bytes_per_step = [math]::Round($rawPerStep); cmdlet_fraction_of_raw = [math]::Round($disk / $steps.Count / $rawPerStep, 4)
     cmdlet_blocks = $fle; baseline_blocks = $base; baseline_prepared_blocks = $prepared }
 if ($peer) {
     $ml = Median $lg
     $result.peer = [ordered]@{ name = $peerMeasure.peer; setting = $peerMeasure.synchronous; checkpoints_per_s = [math]::Round($ml, 1); blocks = $lg
-        cmdlet_to_peer = [math]::Round($m / $ml, 3); latest_ms_median = [math]::Round($peerMeasure.latest_ms_median, 4)
+        cmdlet_to_peer = [math]::Round($m / $ml, 3); cold_checkpoints_per_s = [math]::Round($peerCold, 1); cmdlet_to_peer_cold = [math]::Round($fleCold / $peerCold, 3); latest_ms_median = [math]::Round($peerMeasure.latest_ms_median, 4)
         bytes_per_step = [math]::Round($peerMeasure.bytes_per_step); fraction_of_raw = [math]::Round($peerMeasure.fraction_of_raw, 4) }
 }
 $result | ConvertTo-Json -Compress -Depth 4
