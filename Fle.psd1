@@ -49,11 +49,16 @@
             RequireLicenseAcceptance = $false
             ReleaseNotes             = @'
 0.2.0 - trajectories that branch (schema v2; a 0.1.0 database upgrades in place on first open).
-- Fork a trajectory at any step (New-FleTrajectory -ParentId -ForkStepNumber, or pipe a step): a fork is a row; it reads its parent's steps and states through it.
+- Fork a trajectory at any step (New-FleTrajectory -ParentId -ForkStepNumber, or Get-FleStep ... | Resume-FleTrajectory -Fork): a fork is a row; it reads its parent's steps and states through it.
 - Resume from any step: Resume-FleTrajectory -StepNumber -Fork keeps the history; -DiscardLaterSteps deletes the later steps in one transaction.
 - The tree: Get-FleTrajectory -ParentId [-Recurse], -IncludeAncestors; Remove-FleTrajectory -Recurse; steps say where they are stored (StoredIn).
 - Beam search's best nodes: Get-FleStep -TaskId/-TrajectoryId -Top -SortBy [-Descending], ranked in the database.
 - Export files version 2 carry the lineage (a fork brings its ancestors); version 1 files still import.
+- Import-FleProgramTable maps FLE's search trees (parent_id) to forks, each row stored once.
+- Watch-FleTrajectory: each new step of a running trajectory as another process saves it (PostgreSQL LISTEN/NOTIFY, SQLite data_version).
+- Export-FleReport draws a trajectory's forks as a tree.
+- New SQLite files have 1 KiB pages (about 9 % of the raw payload on disk instead of 10.5 %); older files keep theirs.
+- Faster start-up (ReadyToRun images, no Npgsql loaded for SQLite) and a cheaper Save-FleCheckpoint path.
 
 0.1.0 - the first release.
 - Checkpoint every agent step (code, feedback, metadata, game state) into SQLite (default, .fle/data.db) or PostgreSQL; resume a crashed run from any step (New-FleTrajectory, Save-FleCheckpoint, Resume-FleTrajectory, Get-FleStep, Get-FleCheckpoint).
