@@ -231,6 +231,8 @@ Describe 'A 10,000-step run' {
         # 50 first + 10 failed (steps 500, 1500, ...; 9500 is among the last 50? no) + 50 last steps listed
         [regex]::Matches($raw, '<details class="step').Count | Should -Be 110
         $raw | Should -Match '110 of 10,000 steps are listed'
+        $raw | Should -Match ([regex]::Escape("<code>Get-FleStep -TrajectoryId $($t.Id) -From n -To m</code> shows any of them"))
+        $raw | Should -Match 'Made by Fle&#39;s Export-FleReport on'
     }
 
     It 'renders, drawn downsampled, with the exact numbers of all 10,000 steps' -Skip:$noChromium {

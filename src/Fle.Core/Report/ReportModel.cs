@@ -6,6 +6,18 @@ public sealed class FleReportOptions
     /// <summary>The step-metadata keys to plot, in this order; null: every numeric key found (see <see cref="MetricReader"/>).</summary>
     public IReadOnlyList<string>? Metrics { get; init; }
 
+    /// <summary>What made the page, for its footer and generator tag (the front end's name, e.g. a cmdlet's).</summary>
+    public string Generator { get; init; } = "Fle";
+
+    /// <summary>
+    /// How a reader of a long run's page gets the steps it does not list: a command with {0} for the trajectory id (the
+    /// front end's own, e.g. a cmdlet call); null: not said.
+    /// </summary>
+    public string? MoreStepsCommand { get; init; }
+
+    /// <summary>How the caller names <see cref="Metrics"/> in a note about metrics left out (a cmdlet: its parameter).</summary>
+    public string MetricsName { get; init; } = "the Metrics option";
+
     /// <summary>Pixel buckets per plot: a series is drawn with at most 5 points per bucket (first, last, min, max, a failed step).</summary>
     public int Buckets { get; init; } = 400;
 

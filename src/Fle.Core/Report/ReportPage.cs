@@ -33,11 +33,11 @@ internal sealed class ReportPage(FleReportOptions options, IReadOnlyList<Traject
         _b.Append("</div></section>\n");
         foreach (var r in reports)
         {
-            new TrajectorySection(_b, r, plan).Write();
+            new TrajectorySection(_b, r, plan, options).Write();
             await FlushAsync(w, ct).ConfigureAwait(false);
         }
         _b.Append("<footer><p>").Append(Html.Escape(FailureRuleText)).Append("</p><p>")
-            .Append(Html.Escape($"Made by Fle's Export-FleReport on {Html.Time(options.GeneratedAt ?? DateTime.UtcNow)}. This file loads nothing and runs no script.")).Append("</p></footer>\n</body>\n</html>\n");
+            .Append(Html.Escape($"Made by {options.Generator} on {Html.Time(options.GeneratedAt ?? DateTime.UtcNow)}. This file loads nothing and runs no script.")).Append("</p></footer>\n</body>\n</html>\n");
         await FlushAsync(w, ct).ConfigureAwait(false);
     }
 
@@ -56,7 +56,7 @@ internal sealed class ReportPage(FleReportOptions options, IReadOnlyList<Traject
             : $"Fle report: {reports.Count} trajectories of {string.Join(", ", reports.Select(r => r.Trajectory.TaskId).Distinct(StringComparer.Ordinal).Take(3))}";
         _b.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
             .Append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n")
-            .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"generator\" content=\"Fle Export-FleReport\">\n<title>")
+            .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"generator\" content=\"").Append(Html.Escape(options.Generator)).Append("\">\n<title>")
             .Append(Html.Escape(title)).Append("</title>\n<style>").Append(ReportStyle.Css).Append("</style>\n</head>\n<body>\n<header><h1>")
             .Append(Html.Escape(title)).Append("</h1><p class=\"meta\">")
             .Append(Html.Escape($"{reports.Count} trajector{(reports.Count == 1 ? "y" : "ies")} · {Html.Count(reports.Sum(r => r.Steps))} steps · made {Html.Time(options.GeneratedAt ?? DateTime.UtcNow)}"))
@@ -113,7 +113,7 @@ internal sealed class ReportPlan
             var left = found.Skip(options.MaxPlottedMetrics).Concat(reports.SelectMany(r => r.Untracked))
                 .Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToList();
             if (left.Count > 0)
-                notes.Add($"{left.Count} more numeric metadata key(s) not plotted (at most {options.MaxPlottedMetrics} are; choose with -Metric): {string.Join(", ", left.Take(40))}{(left.Count > 40 ? ", ..." : "")}.");
+                notes.Add($"{left.Count} more numeric metadata key(s) not plotted (at most {options.MaxPlottedMetrics} are; choose with {options.MetricsName}): {string.Join(", ", left.Take(40))}{(left.Count > 40 ? ", ..." : "")}.");
             if (metrics.Count == 0) notes.Add("No step has a numeric metadata value to plot (such as reward or ticks).");
         }
         var plots = metrics.Select(m => new PlotSpec(m, m, AxisKind.Number, r => r.Metrics.GetValueOrDefault(m))).ToList();

@@ -6,7 +6,7 @@ namespace Fle.Core.Report;
 /// The part of the page about one trajectory: its summary, the exact numbers of each metric, its failed steps, and the
 /// listed steps with their code, feedback and metadata in collapsible &lt;details&gt; (readable without script).
 /// </summary>
-internal sealed class TrajectorySection(StringBuilder b, TrajectoryReport r, ReportPlan plan)
+internal sealed class TrajectorySection(StringBuilder b, TrajectoryReport r, ReportPlan plan, FleReportOptions options)
 {
     private const int MaxMetadataShown = 4000;
 
@@ -77,9 +77,13 @@ internal sealed class TrajectorySection(StringBuilder b, TrajectoryReport r, Rep
         if (r.Sections.Count == 0) return;
         b.Append("<h3>Steps</h3>\n");
         if (r.Sections.Count < r.Steps)
+        {
             b.Append("<p class=\"note\">").Append(Html.Count(r.Sections.Count)).Append(" of ").Append(Html.Count(r.Steps))
-                .Append(" steps are listed: the first and the last ones and failed ones between them. <code>Get-FleStep -TrajectoryId ")
-                .Append(Html.Escape(r.Trajectory.Id)).Append(" -From n -To m</code> shows any of them.</p>\n");
+                .Append(" steps are listed: the first and the last ones and failed ones between them.");
+            if (options.MoreStepsCommand is { } more)
+                b.Append(" <code>").Append(Html.Escape(string.Format(System.Globalization.CultureInfo.InvariantCulture, more, r.Trajectory.Id))).Append("</code> shows any of them.");
+            b.Append("</p>\n");
+        }
         long expected = 0;
         foreach (var s in r.Sections)
         {

@@ -42,7 +42,11 @@ public sealed class ExportFleReportCommand : FleProgressCmdlet
                 "List the trajectories with Get-FleTrajectory.");
         if (found.Count > 0 && !ShouldProcess(file, $"Write a report of {found.Count} trajector{(found.Count == 1 ? "y" : "ies")} from {store.Location}")) return;
         WriteVerbose($"Reading {found.Count} trajectories ({found.Sum(t => t.StepCount):N0} steps) from the {store.Backend} database {store.Location}.");
-        var options = new FleReportOptions { Metrics = Metric, Source = store.Location };
+        var options = new FleReportOptions
+        {
+            Metrics = Metric, Source = store.Location, Generator = "Fle's Export-FleReport", MetricsName = "-Metric",
+            MoreStepsCommand = "Get-FleStep -TrajectoryId {0} -From n -To m",
+        };
         var result = RunWithProgress((p, ct) => FleReport.ExportAsync(store, found, file, options, p, ct), file);
         foreach (var m in result.MissingMetrics)
             WriteWarning($"No step of these trajectories has a numeric value for the metric '{m}'; its plot is empty.");

@@ -151,6 +151,9 @@ public abstract class ReportStoreTests(IBackendFixture fixture) : IAsyncLifetime
         var listed = Regex.Matches(html, "<details class=\"step[^\"]*\" id=\"t0-s(\\d+)\"").Select(m => int.Parse(m.Groups[1].Value)).ToList();
         Assert.Equal([0, 1, 2, 3, 4, 350, 1050, 2995, 2996, 2997, 2998, 2999], listed);
         Assert.Contains("12 of 3,000 steps are listed", html);
+        // the engine names no cmdlet: a front end says how its users read the other steps (FleReportOptions.MoreStepsCommand)
+        Assert.DoesNotContain("-Fle", html);
+        Assert.Contains("Made by Fle on", html);
         Assert.Contains("… 345 step(s) not listed …", html);
         Assert.Contains("Cut here: 1,000 of 5,000 characters shown.", html);
     }
