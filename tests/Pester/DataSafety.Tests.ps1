@@ -200,6 +200,8 @@ for (`$i = 0; `$i -lt 100000; `$i++) {
     }
 }
 
+# Skipped only when not root outside CI (mounting a tmpfs and loop file systems needs root): under CI=true a non-root run throws in
+# BeforeDiscovery, and build.ps1 fails any run with a skipped test.
 Describe 'SQLite storage faults are Fle errors, lose nothing acknowledged, and the session goes on' -Tag DataSafety -Skip:(-not $root) {
     BeforeAll {
         $mnt = New-FleTestDirectory
@@ -324,6 +326,7 @@ Describe 'SQLite storage faults are Fle errors, lose nothing acknowledged, and t
     }
 }
 
+# Skipped only outside CI with no PostgreSQL configured: under CI=true Test-FlePostgresAvailable throws, and build.ps1 fails any run with a skipped test.
 Describe 'Restore-FleDatabase takes the spec''s pg_dump backups' -Tag DataSafety, Postgres -Skip:(-not $pg) {
     BeforeAll {
         $dir = New-FleTestDirectory
@@ -433,6 +436,7 @@ Describe 'The spec''s SQLite backup: cp of the file after a script that simply e
     }
 }
 
+# Skipped only outside CI with no PostgreSQL configured: under CI=true Test-FlePostgresAvailable throws, and build.ps1 fails any run with a skipped test.
 Describe 'PostgreSQL over TLS: a server with ssl=on and a certificate from a test CA' -Tag DataSafety, Postgres -Skip:(-not $pg) {
     BeforeAll {
         Import-Module (Join-Path $PSScriptRoot '../../tools/TestPostgres.psm1') -Force

@@ -16,6 +16,7 @@ function Test-FlePostgresAvailable {
     # Under CI=true a PostgreSQL test is never skipped: a missing server is a failure.
     if ($env:FLE_TEST_PG) { return $true }
     if ($env:CI -eq 'true') { throw 'CI=true but FLE_TEST_PG is not set: the PostgreSQL tests cannot be skipped.' }
+    Write-Warning 'PostgreSQL tests skipped: FLE_TEST_PG is not set (./build.ps1 -Task Test starts a throwaway server and sets it).'
     return $false
 }
 
