@@ -245,48 +245,35 @@ public sealed partial class FleStore
         if (stepNumber is { } n)
         {
             var chain = await RequireLineageAsync(trajectoryId, cancellationToken).ConfigureAwait(false);
-            return SourceOf(Sources(chain), n) is { } src ? await ReadCheckpointRowAsync(trajectoryId, src.TrajectoryId, n, n, cancellationToken).ConfigureAwait(false) : null;
+            return SourceOf(Sources(chain), n) is { } src ? await ReadLatestAsync(trajectoryId, [src with { From = n, To = n }], cancellationToken).ConfigureAwait(false) : null;
         }
         // The latest of a fork this store knows: one query over its sources (its own steps come after what it inherits).
         if (_lineage.TryGetValue(trajectoryId, out var known) && known.Length > 1)
-            return await ReadLatestOfViewAsync(trajectoryId, Sources(known), cancellationToken).ConfigureAwait(false);
+            return await ReadLatestAsync(trajectoryId, Sources(known), cancellationToken).ConfigureAwait(false);
         // Else the trajectory's own rows first (the resume path of every run: one query, no lineage lookup); only a
-        // fork without a state of its own reads further up.
-        if (await ReadCheckpointRowAsync(trajectoryId, trajectoryId, 0, long.MaxValue, cancellationToken).ConfigureAwait(false) is { } own) return own;
-        foreach (var src in Enumerable.Reverse(Sources(await RequireLineageAsync(trajectoryId, cancellationToken).ConfigureAwait(false))))
-        {
-            if (src.TrajectoryId == trajectoryId) continue;
-            if (await ReadCheckpointRowAsync(trajectoryId, src.TrajectoryId, src.From, src.To, cancellationToken).ConfigureAwait(false) is { } cp) return cp;
-        }
-        return null;
+        // fork without a state of its own reads further up, over what it inherits.
+        if (await ReadLatestAsync(trajectoryId, [new StepSource(trajectoryId, 0, long.MaxValue)], cancellationToken).ConfigureAwait(false) is { } own) return own;
+        var inherited = Sources(await RequireLineageAsync(trajectoryId, cancellationToken).ConfigureAwait(false)).Where(x => x.TrajectoryId != trajectoryId).ToList();
+        return inherited.Count == 0 ? null : await ReadLatestAsync(trajectoryId, inherited, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The checkpoint with the highest step number in from..to stored in <paramref name="storedIn"/>, as a step of <paramref name="view"/>.</summary>
-    private Task<FleCheckpoint?> ReadCheckpointRowAsync(string view, string storedIn, long from, long to, CancellationToken cancellationToken)
+    /// <summary>
+    /// The checkpoint with the highest step number over <paramref name="sources"/> (each a trajectory's stored steps
+    /// from..to), as a step of <paramref name="view"/>: one query, one index probe per source
+    /// (<see cref="SqlText.SelectLatestCheckpointOfView"/>; a single source the plain ORDER BY ... LIMIT 1).
+    /// </summary>
+    private Task<FleCheckpoint?> ReadLatestAsync(string view, List<StepSource> sources, CancellationToken cancellationToken)
         => RunAsync(async ct =>
         {
             // Hand-written reader: the resume path (sequential access, one row).
             await using var conn = await Provider.OpenConnectionAsync(ct).ConfigureAwait(false);
-            await using var cmd = Command(conn, Sql.SelectLatestCheckpoint);
-            Param(cmd, "@t", storedIn);
-            Param(cmd, "@from", from);
-            Param(cmd, "@to", to);
-            await using var r = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
-            return await r.ReadAsync(ct).ConfigureAwait(false) ? (FleCheckpoint)ReadStep(r, true, view) : null;
-        }, view, null, cancellationToken);
-
-    /// <summary>The latest checkpoint over a view's sources, in one query (see <see cref="SqlText.SelectLatestCheckpointOfView"/>).</summary>
-    private Task<FleCheckpoint?> ReadLatestOfViewAsync(string view, List<StepSource> sources, CancellationToken cancellationToken)
-        => RunAsync(async ct =>
-        {
-            await using var conn = await Provider.OpenConnectionAsync(ct).ConfigureAwait(false);
-            await using var cmd = Command(conn, Sql.SelectLatestCheckpointOfView(sources.Count));
+            await using var cmd = Command(conn, sources.Count == 1 ? Sql.SelectLatestCheckpoint : Sql.SelectLatestCheckpointOfView(sources.Count));
             for (var i = 0; i < sources.Count; i++)
             {
-                var n = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                Param(cmd, "@t" + n, sources[i].TrajectoryId);
-                Param(cmd, "@from" + n, sources[i].From);
-                Param(cmd, "@to" + n, sources[i].To);
+                var suffix = sources.Count == 1 ? "" : i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                Param(cmd, "@t" + suffix, sources[i].TrajectoryId);
+                Param(cmd, "@from" + suffix, sources[i].From);
+                Param(cmd, "@to" + suffix, sources[i].To);
             }
             await using var r = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
             return await r.ReadAsync(ct).ConfigureAwait(false) ? (FleCheckpoint)ReadStep(r, true, view) : null;
