@@ -38,6 +38,36 @@ internal static class PgTools
     /// Run a tool; throws FleException(<paramref name="errorId"/>) with its stderr when it fails. Cancelling kills it.
     /// <paramref name="stdin"/> writes the tool's standard input (closed after); <paramref name="stdout"/> gets each line it prints.
     /// </summary>
+    /// <summary>
+    /// Writes the tool's standard input. The end of the input is the end of the script: psql with --single-transaction
+    /// commits there. So when the writer fails while the tool still reads (the backup file could not be read, a check of
+    /// it failed, the run was cancelled), the tool is killed before its input is closed, and nothing it did is committed.
+    /// An IOException after the tool has exited is the tool having stopped reading: its exit code and stderr say why.
+    /// </summary>
+    private static async Task FeedAsync(Process p, Func<Stream, CancellationToken, Task> stdin, string exe, string errorId, string what, FleSettings s,
+        CancellationToken ct)
+    {
+        var input = p.StandardInput.BaseStream;
+        try
+        {
+            await stdin(input, ct).ConfigureAwait(false);
+        }
+        catch (IOException) when (p.WaitForExit(TimeSpan.FromSeconds(5)))
+        {
+            // The tool stopped reading.
+        }
+        catch (Exception e)
+        {
+            try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            p.WaitForExit();
+            try { input.Dispose(); } catch (IOException) { }
+            if (e is OperationCanceledException or FleException) throw;
+            throw new FleException(errorId, FleErrorKind.InvalidData,
+                $"{what} failed: writing to {Path.GetFileName(exe)} failed ({e.Message}); it was stopped before the end of its input, so nothing was committed.", e, s.Describe());
+        }
+        try { input.Dispose(); } catch (IOException) { }
+    }
+
     public static async Task RunAsync(string exe, IEnumerable<string> args, FleSettings s, string errorId, string what, CancellationToken ct,
         Func<Stream, CancellationToken, Task>? stdin = null, Action<string>? stdout = null, string? advice = null)
     {
@@ -68,18 +98,7 @@ internal static class PgTools
         p.BeginOutputReadLine();
         try
         {
-            if (stdin is not null)
-            {
-                try
-                {
-                    await using var input = p.StandardInput.BaseStream;
-                    await stdin(input, ct).ConfigureAwait(false);
-                }
-                catch (IOException)
-                {
-                    // The tool stopped reading (it failed): its exit code and stderr say why.
-                }
-            }
+            if (stdin is not null) await FeedAsync(p, stdin, exe, errorId, what, s, ct).ConfigureAwait(false);
             await p.WaitForExitAsync(ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
