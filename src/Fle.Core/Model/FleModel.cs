@@ -107,6 +107,14 @@ public sealed class FleCheckpoint : FleStep
 
     /// <summary>The step number a resumed run writes next.</summary>
     public long NextStepNumber => StepNumber + 1;
+
+    /// <summary>The same checkpoint read as a step of <paramref name="trajectoryId"/> (a fork made at it): nothing is read or decoded again.</summary>
+    internal FleCheckpoint AsStepOf(string trajectoryId) => new()
+    {
+        Id = Id, TrajectoryId = trajectoryId, StoredIn = StoredIn, StepNumber = StepNumber, AgentCode = AgentCode, EnvironmentFeedback = EnvironmentFeedback,
+        Timestamp = Timestamp, Metadata = Metadata, MetadataJson = MetadataJson, HasGameState = HasGameState, GameStateSize = GameStateSize,
+        GameState = GameState, StateId = StateId, StateTimestamp = StateTimestamp, StoredSize = StoredSize, Codec = Codec,
+    };
 }
 
 /// <summary>What to save for one step.</summary>

@@ -159,7 +159,7 @@ public sealed partial class FleStore
         FleIds.Validate(id);
         var chain = await RequireLineageAsync(id, cancellationToken).ConfigureAwait(false);
         // The state to resume from, read before anything changes.
-        _ = await ReadCheckpointAsync(id, stepNumber, cancellationToken).ConfigureAwait(false)
+        var checkpoint = await ReadCheckpointAsync(id, stepNumber, cancellationToken).ConfigureAwait(false)
             ?? throw (await ViewHasStepAsync(chain, stepNumber, cancellationToken).ConfigureAwait(false)
                 ? new FleException(FleErrorIds.CheckpointNotFound, FleErrorKind.NotFound,
                     $"Step {stepNumber} of trajectory '{id}' has no game state to resume from. Resume from a step saved with its game state.", target: $"{id}#{stepNumber}")
@@ -167,8 +167,7 @@ public sealed partial class FleStore
         if (mode == FleResumeMode.Fork)
         {
             var fork = await CreateForkAsync(id, stepNumber, cancellationToken: cancellationToken).ConfigureAwait(false);
-            var cp = await ReadCheckpointAsync(fork.Id, stepNumber, cancellationToken).ConfigureAwait(false);
-            return (fork, cp!);
+            return (fork, checkpoint.AsStepOf(fork.Id));
         }
         var later = await CountViewStepsAsync(Sources(chain), stepNumber + 1, long.MaxValue, cancellationToken).ConfigureAwait(false);
         if (later.Count > 0)
@@ -180,7 +179,7 @@ public sealed partial class FleStore
             await DiscardLaterStepsAsync(chain, stepNumber, cancellationToken).ConfigureAwait(false);
         }
         var t = await SetStatusAsync(id, FleTrajectoryStatus.Running, null, cancellationToken).ConfigureAwait(false);
-        return (t, (await ReadCheckpointAsync(id, stepNumber, cancellationToken).ConfigureAwait(false))!);
+        return (t, checkpoint); // the steps after it went, not it
     }
 
     /// <summary>Delete a trajectory's own steps after <paramref name="stepNumber"/> (states with them), in one transaction.</summary>
