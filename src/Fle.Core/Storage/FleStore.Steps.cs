@@ -150,8 +150,7 @@ public sealed partial class FleStore
     {
         var rec = import.Record;
         if (append)
-            import.StoredKeyframe = () => { using var c = Provider.OpenConnection(); return c.QueryFirstOrDefault<(long, byte[])?>(
-                "SELECT id, data FROM state_dictionaries WHERE trajectory_id = @t ORDER BY id DESC LIMIT 1", new { t = rec.Id }); };
+            import.StoredKeyframe = () => LoadLatestDictionary(rec.Id); // as a live save starts (a fork's own, else the one it inherits)
         else if (rec.ParentId is { } parent && rec.ForkStepNumber is { } fork && await GetLineageAsync(parent, ct).ConfigureAwait(false) is { } chain)
         {
             var view = Sources(chain).Where(src => src.From <= fork).Select(src => src with { To = Math.Min(src.To, fork) }).ToList();
