@@ -283,20 +283,21 @@ public sealed partial class FleStore
     /// <summary>How many steps of a view lie in from..to, and the highest.</summary>
     private async Task<(long Count, long? Last)> CountViewStepsAsync(IEnumerable<StepSource> sources, long from, long to, CancellationToken cancellationToken)
     {
-        long count = 0;
-        long? last = null;
-        foreach (var s in sources)
+        // One statement over every source in range (an index range each), not one query per ancestor: listing many forks
+        // calls this once per fork.
+        var ranges = sources.Select(s => (s.TrajectoryId, Lo: Math.Max(from, s.From), Hi: Math.Min(to, s.To))).Where(r => r.Lo <= r.Hi).ToList();
+        if (ranges.Count == 0) return (0, null);
+        var ps = new Dictionary<string, object>();
+        var where = new List<string>(ranges.Count);
+        for (var i = 0; i < ranges.Count; i++)
         {
-            var lo = Math.Max(from, s.From);
-            var hi = Math.Min(to, s.To);
-            if (lo > hi) continue;
-            var (n, max) = await DbAsync((conn, ct) => conn.QuerySingleAsync<(long, long?)>(Cmd(
-                "SELECT COUNT(*), MAX(step_number) FROM steps WHERE trajectory_id = @t AND step_number >= @lo AND step_number <= @hi",
-                new { t = s.TrajectoryId, lo, hi }, ct)), s.TrajectoryId, cancellationToken).ConfigureAwait(false);
-            count += n;
-            if (max is { } m) last = last is { } l ? Math.Max(l, m) : m;
+            where.Add($"(trajectory_id = @t{i} AND step_number >= @lo{i} AND step_number <= @hi{i})");
+            ps[$"t{i}"] = ranges[i].TrajectoryId;
+            ps[$"lo{i}"] = ranges[i].Lo;
+            ps[$"hi{i}"] = ranges[i].Hi;
         }
-        return (count, last);
+        return await DbAsync((conn, ct) => conn.QuerySingleAsync<(long, long?)>(Cmd(
+            $"SELECT COUNT(*), MAX(step_number) FROM steps WHERE {string.Join(" OR ", where)}", new DynamicParameters(ps), ct)), ranges[^1].TrajectoryId, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A fork as listed: its own step count and last step, plus what it inherits.</summary>
